@@ -11,6 +11,7 @@ plugin-hunyuan15/src/test/resources/fixtures):
   transformer/meanflow/<case>.safetensors
   transformer/unseen/{model_index.json, transformer/...} another seed and shape; only the run-component test uses it
   transformer/unseen/<case>.safetensors
+  transformer/released_shapes.txt                        key and shape of every tensor of the released 8.3B config
 
 Weights are perturbed from diffusers' init (so every norm weight and bias matters), rounded to bf16
 and stored as bf16; all computation is fp32 on CPU, so a fp32 port loading the bf16 weights sees
@@ -105,12 +106,30 @@ def run_case(model, inputs, path, description):
     print(f"{path}: sample {tuple(sample.shape)} max |x| {sample.abs().max():.3f}")
 
 
+def write_released_shapes(path):
+    """Key and shape of every tensor of the released 8.3B configuration (and its meanflow variant),
+    from a model built on the meta device (no weights allocated)."""
+    lines = []
+    for name, kwargs in (("released", {}), ("released_meanflow", {"use_meanflow": True})):
+        with torch.device("meta"):
+            model = HunyuanVideo15Transformer3DModel(**kwargs)
+        sd = model.state_dict()
+        lines.append(f"# {name} tensors={len(sd)} parameters={sum(v.numel() for v in sd.values())}")
+        lines += [f"{name} {k} {','.join(str(d) for d in v.shape)}" for k, v in sorted(sd.items())]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"{path}: {len(lines)} lines")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="plugin-hunyuan15/src/test/resources/fixtures")
     args = ap.parse_args()
     torch.set_num_threads(2)
     out = os.path.join(args.out, "transformer")
+
+    os.makedirs(out, exist_ok=True)
+    write_released_shapes(os.path.join(out, "released_shapes.txt"))
 
     tiny_dir = os.path.join(out, "tiny")
     tiny = make_model(TINY, seed=0)
