@@ -119,6 +119,11 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
 
     @Override
     public void checkInput(Tensor input, boolean encode) {
+        checkInput(config, input, encode);
+    }
+
+    /** {@link #checkInput(Tensor, boolean)} for a VAE of {@code config}, without weights. */
+    static void checkInput(HunyuanVideo15VaeConfig config, Tensor input, boolean encode) {
         String what = encode ? "VAE encode input (sample)" : "VAE decode input (latent)";
         if (input.dim() != 5) {
             throw new IllegalArgumentException(what + " must have 5 dimensions (B, C, T, H, W), got " + input.dim());
