@@ -1,0 +1,27 @@
+package io.diffuse.core.cli;
+
+import io.diffuse.core.registry.PluginRegistry;
+import java.io.PrintWriter;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What the hosting process gives the commands: the plugin registry (OSGi or ServiceLoader), and
+ * facts about the host such as where the product is installed. The same commands run in both hosts.
+ *
+ * @param registry installed plugins
+ * @param hostFacts host details for {@code diffuse info} (e.g. "framework" -> "Apache Felix 7.0.5")
+ * @param rankCommand how to start one more process of this host running a subcommand: the java
+ *        executable, JVM options, class path and main class (used by the local launcher for --nproc)
+ */
+public record CliEnvironment(PluginRegistry registry, Map<String, String> hostFacts, Optional<ProcessCommand> rankCommand) {
+
+    /** A JVM command line prefix that runs this host's main class; subcommand arguments are appended. */
+    public record ProcessCommand(java.util.List<String> prefix) {
+    }
+
+    /** Output helpers share one writer per stream. */
+    static PrintWriter out(picocli.CommandLine.Model.CommandSpec spec) {
+        return spec.commandLine().getOut();
+    }
+}

@@ -1,0 +1,60 @@
+package io.diffuse.core.cli;
+
+import com.typesafe.config.Config;
+import io.diffuse.core.config.ConfigLoader;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.registry.PluginRegistry;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/**
+ * Options every engine command shares: the configuration file, generic overrides, and the flags
+ * that map onto configuration keys (the same keys HOCON and ConfigAdmin use).
+ */
+public class EngineOptions {
+    @Option(names = "--config", paramLabel = "FILE", description = "HOCON configuration file (overrides the defaults).")
+    Path configFile;
+
+    @Option(names = {"-C", "--set"}, paramLabel = "KEY=VALUE",
+            description = "Set any configuration key, e.g. -C diffuse.dist.timeout=30s (repeatable).")
+    Map<String, String> set = new LinkedHashMap<>();
+
+    @Option(names = "--device", description = "cpu or cuda (diffuse.device).")
+    String device;
+
+    @Option(names = "--dtype", description = "fp32, bf16 or fp16 (diffuse.dtype).")
+    String dtype;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", description = "Collective and rendezvous timeout, e.g. 60s (diffuse.dist.timeout).")
+    String timeout;
+
+    /** Configuration keys set by the flags of this command (subclasses add theirs). */
+    protected Map<String, Object> flags() {
+        Map<String, Object> f = new LinkedHashMap<>();
+        set.forEach((k, v) -> f.put(k.startsWith("diffuse.") ? k : "diffuse." + k, v));
+        put(f, "diffuse.device", device);
+        put(f, "diffuse.dtype", dtype);
+        put(f, "diffuse.dist.timeout", timeout);
+        return f;
+    }
+
+    protected static void put(Map<String, Object> flags, String key, Object value) {
+        if (value != null) {
+            flags.put(key, value);
+        }
+    }
+
+    /** The effective configuration: flags over system properties, environment, file, references. */
+    public Config config(PluginRegistry registry) {
+        List<ClassLoader> loaders = registry.classLoaders();
+        return ConfigLoader.load(configFile, flags(), loaders);
+    }
+
+    /** The validated engine settings. */
+    public EngineSettings settings(PluginRegistry registry) {
+        return EngineSettings.from(config(registry));
+    }
+}

@@ -1,0 +1,77 @@
+package io.diffuse.core.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigRenderOptions;
+import io.diffuse.core.registry.PluginRegistry;
+import io.diffuse.core.registry.PluginRegistry.Installed;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.bytedeco.pytorch.global.torch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code diffuse info}: versions, devices, and what is installed, with the bundle each came from. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show versions, devices and the installed model providers, strategies and VAE executors.")
+public final class InfoCommand implements Callable<Integer> {
+    private final CliEnvironment env;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    EngineOptions options = new EngineOptions();
+
+    @Option(names = "--config-dump", description = "Print the effective configuration (with where each value came from) and exit.")
+    boolean configDump;
+
+    public InfoCommand(CliEnvironment env) {
+        this.env = env;
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PluginRegistry registry = env.registry();
+        Config config = options.config(registry);
+        if (configDump) {
+            out.println(config.getConfig("diffuse").root().render(
+                    ConfigRenderOptions.defaults().setOriginComments(true).setComments(true).setJson(false)));
+            out.flush();
+            return 0;
+        }
+        // Validate too, so `info` doubles as a configuration check.
+        var settings = io.diffuse.core.config.EngineSettings.from(config);
+        out.println("Diffuse " + Versions.diffuse());
+        out.println("  java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
+        out.println("  libtorch   " + Versions.pytorchPresets());
+        env.hostFacts().forEach((k, v) -> out.printf("  %-10s %s%n", k, v));
+        out.println("Devices");
+        out.println("  cpu        " + Runtime.getRuntime().availableProcessors() + " cores, libtorch threads "
+                + torch.get_num_threads());
+        boolean cuda = torch.cuda_is_available();
+        out.println("  cuda       " + (cuda ? torch.cuda_device_count() + " device(s)" : "not available"));
+        out.println("Configured");
+        out.println("  device " + settings.device() + ", dtype " + settings.dtype().label() + ", " + settings.parallel().plan()
+                + ", strategy " + settings.parallel().strategy() + ", vae executor " + settings.vae().executor());
+        section(out, "Model providers", registry.models());
+        section(out, "Parallel strategies", registry.strategies());
+        section(out, "VAE executors", registry.vaeExecutors());
+        out.flush();
+        return 0;
+    }
+
+    private static void section(PrintWriter out, String title, List<? extends Installed<?>> items) {
+        out.println(title);
+        if (items.isEmpty()) {
+            out.println("  (none installed)");
+        }
+        for (Installed<?> i : items) {
+            out.printf("  %-18s %-40s [%s]%n", i.name(), i.description(), i.origin());
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.diffuse.core.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValueFactory;
+import io.diffuse.api.DiffuseException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Builds the effective configuration. Precedence, highest first: CLI flags, {@code -Ddiffuse.*}
+ * system properties, {@code DIFFUSE_*} environment variables, the user's file ({@code --config}),
+ * then every bundle's {@code reference.conf} (engine-core's and each plugin's, read through the
+ * bundle's own class loader so it works inside OSGi).
+ */
+public final class ConfigLoader {
+    /** Environment variables with this prefix override configuration. */
+    public static final String ENV_PREFIX = "DIFFUSE_";
+
+    private ConfigLoader() {
+    }
+
+    /**
+     * Loads and resolves the configuration.
+     *
+     * @param userFile the --config file, or null
+     * @param flags CLI overrides by full config path (e.g. diffuse.parallel.ulysses -> "2")
+     * @param env the process environment
+     * @param systemProperties the JVM's system properties
+     * @param referenceLoaders class loaders whose reference.conf files supply defaults
+     */
+    public static Config load(Path userFile, Map<String, ?> flags, Map<String, String> env,
+            Properties systemProperties, List<ClassLoader> referenceLoaders) {
+        Config reference = ConfigFactory.parseResources(ConfigLoader.class.getClassLoader(), "reference.conf");
+        for (ClassLoader loader : referenceLoaders) {
+            reference = reference.withFallback(ConfigFactory.parseResources(loader, "reference.conf"));
+        }
+        Config file = ConfigFactory.empty();
+        if (userFile != null) {
+            if (!Files.isRegularFile(userFile)) {
+                throw new DiffuseException("configuration file " + userFile + " (--config) does not exist or is not a file");
+            }
+            try {
+                file = ConfigFactory.parseFile(userFile.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new DiffuseException("cannot parse configuration file " + userFile + ": " + e.getMessage(), e);
+            }
+        }
+        Config merged = fromFlags(flags)
+                .withFallback(fromSystemProperties(systemProperties))
+                .withFallback(fromEnvironment(env))
+                .withFallback(file)
+                .withFallback(reference);
+        try {
+            return merged.resolve();
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new DiffuseException("cannot resolve configuration: " + e.getMessage(), e);
+        }
+    }
+
+    /** Loads with the real environment and system properties. */
+    public static Config load(Path userFile, Map<String, ?> flags, List<ClassLoader> referenceLoaders) {
+        return load(userFile, flags, System.getenv(), System.getProperties(), referenceLoaders);
+    }
+
+    static Config fromFlags(Map<String, ?> flags) {
+        Config c = ConfigFactory.empty("command-line flags");
+        for (Map.Entry<String, ?> e : flags.entrySet()) {
+            if (e.getValue() != null) {
+                c = c.withValue(e.getKey(), ConfigValueFactory.fromAnyRef(e.getValue(), "command-line flag"));
+            }
+        }
+        return c;
+    }
+
+    static Config fromSystemProperties(Properties props) {
+        Map<String, Object> selected = new LinkedHashMap<>();
+        for (String name : props.stringPropertyNames()) {
+            if (name.startsWith("diffuse.")) {
+                selected.put(name, props.getProperty(name));
+            }
+        }
+        return fromPaths(selected, "system property");
+    }
+
+    /** DIFFUSE_VAE_TILE__SIZE=128 becomes diffuse.vae.tile-size = 128. */
+    static Config fromEnvironment(Map<String, String> env) {
+        Map<String, Object> selected = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            String name = e.getKey();
+            if (name.startsWith(ENV_PREFIX) && name.length() > ENV_PREFIX.length()) {
+                String path = "diffuse." + name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT)
+                        .replace("__", "\u0000").replace('_', '.').replace('\u0000', '-');
+                selected.put(path, e.getValue());
+            }
+        }
+        return fromPaths(selected, "environment variable");
+    }
+
+    private static Config fromPaths(Map<String, Object> values, String origin) {
+        Config c = ConfigFactory.empty(origin);
+        for (Map.Entry<String, Object> e : values.entrySet()) {
+            try {
+                c = c.withValue(e.getKey(), ConfigValueFactory.fromAnyRef(e.getValue(), origin + " " + e.getKey()));
+            } catch (com.typesafe.config.ConfigException bad) {
+                throw new DiffuseException("invalid " + origin + " " + e.getKey() + ": " + bad.getMessage(), bad);
+            }
+        }
+        return c;
+    }
+}
