@@ -16,7 +16,7 @@ final class VaeFixtures {
     }
 
     static CheckpointLoader loader() {
-        return new io.diffuse.core.checkpoint.DiffusersCheckpointLoader();
+        return new ScratchLoader();
     }
 
     /** Tiling of a case file named {@code <direction>_tiled_<px>_<overlap>.safetensors}; disabled otherwise. */
