@@ -16,7 +16,7 @@ final class VaeFixtures {
     }
 
     static CheckpointLoader loader() {
-        return new ScratchLoader();
+        return new io.diffuse.core.checkpoint.DiffusersCheckpointLoader();
     }
 
     /** Tiling of a case file named {@code <direction>_tiled_<px>_<overlap>.safetensors}; disabled otherwise. */
