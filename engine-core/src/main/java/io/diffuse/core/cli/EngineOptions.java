@@ -47,14 +47,27 @@ public class EngineOptions {
         }
     }
 
-    /** The effective configuration: flags over system properties, environment, file, references. */
+    /**
+     * The effective configuration: flags over system properties, environment, file, references.
+     * Prefer {@link #config(CliEnvironment)}, which adds the host's managed (ConfigAdmin) layer.
+     */
     public Config config(PluginRegistry registry) {
         List<ClassLoader> loaders = registry.classLoaders();
         return ConfigLoader.load(configFile, flags(), loaders);
     }
 
+    /** The effective configuration in {@code env}: flags, system properties, environment, managed configuration, file, references. */
+    public Config config(CliEnvironment env) {
+        return ConfigLoader.load(configFile, flags(), env.managedConfiguration().get(), env.registry().classLoaders());
+    }
+
     /** The validated engine settings. */
     public EngineSettings settings(PluginRegistry registry) {
         return EngineSettings.from(config(registry));
+    }
+
+    /** The validated engine settings in {@code env} (with its managed configuration). */
+    public EngineSettings settings(CliEnvironment env) {
+        return EngineSettings.from(config(env));
     }
 }
