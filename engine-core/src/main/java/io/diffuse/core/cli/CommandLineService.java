@@ -36,9 +36,9 @@ public final class CommandLineService {
     /** Service property that marks the CLI; the launcher looks for {@code (diffuse.cli=root)}. */
     public static final String CLI_PROPERTY = "diffuse.cli";
     /** Framework property: the java command line prefix of a rank process, one argument per line. */
-    public static final String RANK_COMMAND = "diffuse.rank.command";
+    public static final String RANK_COMMAND = "io.diffuse.rank.command";
     /** Framework property: the installation folder. */
-    public static final String HOME = "diffuse.home";
+    public static final String HOME = "io.diffuse.home";
 
     @Reference
     private PluginRegistry registry;
