@@ -10,6 +10,7 @@ final class FelixLogger extends org.apache.felix.framework.Logger {
     private static final Logger LOG = LoggerFactory.getLogger("org.apache.felix.framework");
 
     @Override
+    @SuppressWarnings("rawtypes")
     protected void doLog(Bundle bundle, ServiceReference sr, int level, String msg, Throwable throwable) {
         String text = bundle != null ? "[" + bundle.getSymbolicName() + "] " + msg : msg;
         switch (level) {
