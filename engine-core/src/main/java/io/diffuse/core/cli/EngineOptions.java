@@ -15,7 +15,14 @@ import picocli.CommandLine.Option;
  * that map onto configuration keys (the same keys HOCON and ConfigAdmin use).
  */
 public class EngineOptions {
-    @Option(names = "--config", paramLabel = "FILE", description = "HOCON configuration file (overrides the defaults).")
+    /**
+     * System property naming the configuration file used when --config is not given; bin/diffuse
+     * points it at conf/diffuse.conf. (Outside the {@code diffuse.} namespace, which holds config keys.)
+     */
+    public static final String DEFAULT_CONFIG_PROPERTY = "io.diffuse.config";
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "HOCON configuration file (overrides the defaults; default: conf/diffuse.conf of the installation).")
     Path configFile;
 
     @Option(names = {"-C", "--set"}, paramLabel = "KEY=VALUE",
@@ -41,20 +48,45 @@ public class EngineOptions {
         return f;
     }
 
+    /** The --config file, else the installation's default file if it exists, else null. */
+    protected Path configFile() {
+        if (configFile != null) {
+            return configFile;
+        }
+        String fallback = System.getProperty(DEFAULT_CONFIG_PROPERTY);
+        if (fallback == null || fallback.isBlank() || !java.nio.file.Files.isRegularFile(Path.of(fallback))) {
+            return null;
+        }
+        return Path.of(fallback);
+    }
+
     protected static void put(Map<String, Object> flags, String key, Object value) {
         if (value != null) {
             flags.put(key, value);
         }
     }
 
-    /** The effective configuration: flags over system properties, environment, file, references. */
+    /**
+     * The effective configuration: flags over system properties, environment, file, references.
+     * Prefer {@link #config(CliEnvironment)}, which adds the host's managed (ConfigAdmin) layer.
+     */
     public Config config(PluginRegistry registry) {
         List<ClassLoader> loaders = registry.classLoaders();
-        return ConfigLoader.load(configFile, flags(), loaders);
+        return ConfigLoader.load(configFile(), flags(), loaders);
+    }
+
+    /** The effective configuration in {@code env}: flags, system properties, environment, managed configuration, file, references. */
+    public Config config(CliEnvironment env) {
+        return ConfigLoader.load(configFile(), flags(), env.managedConfiguration().get(), env.registry().classLoaders());
     }
 
     /** The validated engine settings. */
     public EngineSettings settings(PluginRegistry registry) {
         return EngineSettings.from(config(registry));
+    }
+
+    /** The validated engine settings in {@code env} (with its managed configuration). */
+    public EngineSettings settings(CliEnvironment env) {
+        return EngineSettings.from(config(env));
     }
 }

@@ -37,7 +37,7 @@ public final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PluginRegistry registry = env.registry();
-        Config config = options.config(registry);
+        Config config = options.config(env);
         if (configDump) {
             out.println(config.getConfig("diffuse").root().render(
                     ConfigRenderOptions.defaults().setOriginComments(true).setComments(true).setJson(false)));

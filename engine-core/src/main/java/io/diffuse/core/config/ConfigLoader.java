@@ -15,9 +15,11 @@ import java.util.Properties;
 
 /**
  * Builds the effective configuration. Precedence, highest first: CLI flags, {@code -Ddiffuse.*}
- * system properties, {@code DIFFUSE_*} environment variables, the user's file ({@code --config}),
- * then every bundle's {@code reference.conf} (engine-core's and each plugin's, read through the
- * bundle's own class loader so it works inside OSGi).
+ * system properties, {@code DIFFUSE_*} environment variables, managed configuration (inside OSGi:
+ * the ConfigAdmin configuration {@code io.diffuse.engine}, also fed by a {@code .cfg} file in
+ * {@code deploy/}), the user's file ({@code --config}), then every bundle's {@code reference.conf}
+ * (engine-core's and each plugin's, read through the bundle's own class loader so it works inside
+ * OSGi).
  */
 public final class ConfigLoader {
     /** Environment variables with this prefix override configuration. */
@@ -31,11 +33,12 @@ public final class ConfigLoader {
      *
      * @param userFile the --config file, or null
      * @param flags CLI overrides by full config path (e.g. diffuse.parallel.ulysses -> "2")
+     * @param managed managed configuration by full config path (ConfigAdmin properties); may be empty
      * @param env the process environment
      * @param systemProperties the JVM's system properties
      * @param referenceLoaders class loaders whose reference.conf files supply defaults
      */
-    public static Config load(Path userFile, Map<String, ?> flags, Map<String, String> env,
+    public static Config load(Path userFile, Map<String, ?> flags, Map<String, ?> managed, Map<String, String> env,
             Properties systemProperties, List<ClassLoader> referenceLoaders) {
         Config reference = ConfigFactory.parseResources(ConfigLoader.class.getClassLoader(), "reference.conf");
         for (ClassLoader loader : referenceLoaders) {
@@ -55,6 +58,7 @@ public final class ConfigLoader {
         Config merged = fromFlags(flags)
                 .withFallback(fromSystemProperties(systemProperties))
                 .withFallback(fromEnvironment(env))
+                .withFallback(fromManaged(managed))
                 .withFallback(file)
                 .withFallback(reference);
         try {
@@ -64,9 +68,32 @@ public final class ConfigLoader {
         }
     }
 
+    /** Loads with no managed configuration (see the full overload for the layers). */
+    public static Config load(Path userFile, Map<String, ?> flags, Map<String, String> env,
+            Properties systemProperties, List<ClassLoader> referenceLoaders) {
+        return load(userFile, flags, Map.of(), env, systemProperties, referenceLoaders);
+    }
+
     /** Loads with the real environment and system properties. */
     public static Config load(Path userFile, Map<String, ?> flags, List<ClassLoader> referenceLoaders) {
-        return load(userFile, flags, System.getenv(), System.getProperties(), referenceLoaders);
+        return load(userFile, flags, Map.of(), System.getenv(), System.getProperties(), referenceLoaders);
+    }
+
+    /** Loads with the real environment and system properties, plus managed (ConfigAdmin) configuration. */
+    public static Config load(Path userFile, Map<String, ?> flags, Map<String, ?> managed,
+            List<ClassLoader> referenceLoaders) {
+        return load(userFile, flags, managed, System.getenv(), System.getProperties(), referenceLoaders);
+    }
+
+    /** Keeps the {@code diffuse.*} keys of managed configuration; ConfigAdmin's own keys (service.pid...) are dropped. */
+    static Config fromManaged(Map<String, ?> managed) {
+        Map<String, Object> selected = new LinkedHashMap<>();
+        managed.forEach((k, v) -> {
+            if (k.startsWith("diffuse.") && v != null) {
+                selected.put(k, v instanceof String || v instanceof Number || v instanceof Boolean ? v : String.valueOf(v));
+            }
+        });
+        return fromPaths(selected, "managed configuration");
     }
 
     static Config fromFlags(Map<String, ?> flags) {

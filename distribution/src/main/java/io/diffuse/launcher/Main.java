@@ -1,0 +1,91 @@
+package io.diffuse.launcher;
+
+import java.lang.management.ManagementFactory;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code bin/diffuse}: boots the embedded OSGi framework with the product's bundles, runs the
+ * command line the engine-core bundle publishes, stops the framework and exits with the command's
+ * exit code.
+ *
+ * <p>System properties: {@code io.diffuse.home} (installation folder; default: the parent of the
+ * launcher jar's lib/), {@code io.diffuse.deploy} (hot-deploy folder; default home/deploy),
+ * {@code io.diffuse.launcher.timeout} (seconds to wait for the engine to come up; default 60).
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code;
+        try {
+            code = run(args);
+        } catch (LauncherException e) {
+            System.err.println("error: " + e.getMessage());
+            code = 2;
+        }
+        System.exit(code);
+    }
+
+    /** Runs one command; returns its exit code. */
+    public static int run(String[] args) {
+        Path home = home();
+        Path deploy = Path.of(System.getProperty("io.diffuse.deploy", home.resolve("deploy").toString())).toAbsolutePath();
+        Duration timeout = Duration.ofSeconds(positiveLong("io.diffuse.launcher.timeout", 60));
+        Map<String, String> props = new LinkedHashMap<>();
+        props.put("io.diffuse.home", home.toString());
+        props.put("io.diffuse.rank.command", String.join("\n", rankCommand()));
+        try (EmbeddedFelix felix = EmbeddedFelix.start(home.resolve("bundles"), Files.isDirectory(deploy) ? deploy : null, props);
+                EmbeddedFelix.Cli cli = felix.awaitCli(timeout)) {
+            return cli.commandLine().execute(args);
+        }
+    }
+
+    /** How to start one more JVM of this host: same java, JVM options, class path and main class. */
+    static List<String> rankCommand() {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        return cmd;
+    }
+
+    static Path home() {
+        String configured = System.getProperty("io.diffuse.home");
+        if (configured != null && !configured.isBlank()) {
+            return Path.of(configured).toAbsolutePath().normalize();
+        }
+        try {
+            // lib/diffuse-launcher.jar -> the installation folder
+            Path jar = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return jar.getParent().getParent().toAbsolutePath().normalize();
+        } catch (URISyntaxException | NullPointerException e) {
+            throw new LauncherException("cannot tell the installation folder; set -Dio.diffuse.home=<folder with bundles/>");
+        }
+    }
+
+    private static long positiveLong(String property, long fallback) {
+        String value = System.getProperty(property);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            long v = Long.parseLong(value.trim());
+            if (v > 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new LauncherException("invalid -D" + property + "=" + value + ": a positive number of seconds is required");
+    }
+}
