@@ -1,0 +1,116 @@
+package io.diffuse.core.cli;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.model.ComponentRunner;
+import io.diffuse.api.model.ModelProvider;
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.dist.EngineRuntime;
+import io.diffuse.core.registry.PluginRegistry;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code diffuse run-component COMPONENT --model DIR --inputs IN --output OUT}: runs one model
+ * component on named tensors, as a debugging tool that compares directly with the reference
+ * implementation (inputs named as its forward arguments). Every rank runs the component; rank 0
+ * writes the output atomically, so a failed run leaves no file behind.
+ */
+@Command(name = "run-component", mixinStandardHelpOptions = true,
+        description = {"Run one model component (transformer, vae-encode, vae-decode) on tensors from a safetensors file.",
+            "Parallel flags (--nproc, --ulysses, --ring, --vae-parallel, --tiling ...) apply as in generate."})
+public final class RunComponentCommand extends RankedCommand {
+    @Parameters(index = "0", paramLabel = "COMPONENT", description = "Component name, e.g. transformer, vae-encode, vae-decode.")
+    String component;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "A diffusers pipeline root (model_index.json) or the component's own folder.")
+    Path model;
+
+    @Option(names = "--inputs", required = true, paramLabel = "IN", description = "safetensors file with the input tensors.")
+    Path inputs;
+
+    @Option(names = "--output", required = true, paramLabel = "OUT", description = "safetensors file to write the outputs to.")
+    Path output;
+
+    @Option(names = "--model-family", paramLabel = "NAME",
+            description = "Model family to use instead of recognising it from the folder (see `diffuse info`).")
+    String family;
+
+    public RunComponentCommand(CliEnvironment env) {
+        super(env);
+    }
+
+    @Override
+    public Integer call() {
+        // Checked before any rank is spawned, so a typo costs no rank start-up.
+        if (!Files.isDirectory(model)) {
+            throw new DiffuseException("--model " + model + " is not a directory; give a diffusers pipeline root or component folder");
+        }
+        if (!Files.isRegularFile(inputs)) {
+            throw new DiffuseException("--inputs " + inputs + " does not exist or is not a file");
+        }
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new DiffuseException("--output " + output + ": directory " + parent + " does not exist");
+        }
+        ModelProvider provider = provider(env.registry());
+        if (!provider.components().contains(component)) {
+            throw new DiffuseException("unknown component '" + component + "' for model family " + provider.family()
+                    + "; available: " + new TreeSet<>(provider.components()));
+        }
+        return super.call();
+    }
+
+    @Override
+    protected int runOnRank(EngineRuntime runtime) {
+        CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
+        ModelProvider provider = provider(env.registry());
+        PrintWriter out = spec.commandLine().getOut();
+        try (PointerScope scope = new PointerScope();
+                ComponentRunner runner = provider.component(component, model, runtime.context(checkpoints))) {
+            Map<String, Tensor> in = checkpoints.readTensors(inputs);
+            List<String> missing = runner.requiredInputs().stream().filter(n -> !in.containsKey(n)).sorted().toList();
+            if (!missing.isEmpty()) {
+                throw new DiffuseException("--inputs " + inputs + " lacks " + missing + " required by " + component
+                        + "; it has " + new TreeSet<>(in.keySet()));
+            }
+            long start = System.nanoTime();
+            Map<String, Tensor> result = runner.run(in);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (runtime.rank() == 0) {
+                checkpoints.writeTensors(output, result);
+                for (Map.Entry<String, Tensor> e : result.entrySet()) {
+                    out.printf("%s %s -> %s%n", e.getKey(), Arrays.toString(e.getValue().sizes().vec().get()), output);
+                }
+                out.printf("%s ran in %.3f s on %d rank(s)%n", component, seconds, runtime.worldSize());
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    private ModelProvider provider(PluginRegistry registry) {
+        if (family != null) {
+            return registry.model(family);
+        }
+        List<PluginRegistry.Installed<ModelProvider>> matching = registry.models().stream()
+                .filter(m -> m.service().recognizes(model)).toList();
+        if (matching.isEmpty()) {
+            throw new DiffuseException("no installed model provider recognises " + model + " (installed: "
+                    + registry.models().stream().map(PluginRegistry.Installed::name).toList()
+                    + "); check the folder holds model_index.json or config.json, or pass --model-family");
+        }
+        return matching.get(0).service();
+    }
+}
