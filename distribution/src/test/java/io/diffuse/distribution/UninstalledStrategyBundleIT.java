@@ -34,7 +34,7 @@ public class UninstalledStrategyBundleIT extends OsgiTestSupport {
         assertEquals(StrategyUnderTest.NAME, e.name());
         assertEquals("parallel strategy", e.kind());
         assertTrue(e.getMessage(), e.getMessage().startsWith("parallel strategy '" + StrategyUnderTest.NAME + "' is not installed"));
-        // The CLI reports the same, as one line and a non-zero exit code.
+        // diffuse info no longer lists the bundle.
         CliRun run = cli("info");
         assertEquals(0, run.exitCode());
         assertTrue(run.out(), !run.out().contains("[" + TestBundles.symbolicName(StrategyUnderTest.BUNDLE)));

@@ -31,6 +31,8 @@ public final class ServiceLoaderRegistry implements PluginRegistry {
     }
 
     private static <T> List<T> load(Class<T> type, ClassLoader loader) {
+        // On the module path (bnd writes module-info without `uses`), ServiceLoader needs this declared.
+        ServiceLoaderRegistry.class.getModule().addUses(type);
         return ServiceLoader.load(type, loader).stream().map(ServiceLoader.Provider::get).toList();
     }
 
