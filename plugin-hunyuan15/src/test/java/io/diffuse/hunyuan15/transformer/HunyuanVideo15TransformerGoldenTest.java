@@ -1,6 +1,7 @@
 package io.diffuse.hunyuan15.transformer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.api.checkpoint.Checkpoint;
@@ -91,6 +92,27 @@ class HunyuanVideo15TransformerGoldenTest {
     void meanflowMatchesDiffusers(String file) {
         double err = run(meanflow, file);
         assertTrue(err <= FP32_TOLERANCE, file + ": max abs error " + err);
+    }
+
+    @Test
+    void repeatedForwardsLeaveNoNativeObjectsBehind() {
+        Map<String, Tensor> t = CTX.checkpoints().readTensors(fixtures().resolve("meanflow").resolve("meanflow_t2v.safetensors"));
+        HunyuanVideo15Transformer3DModel.Inputs in = inputs(t);
+        for (int i = 0; i < 2; i++) { // warm-up: lazily created natives
+            try (PointerScope scope = new PointerScope()) {
+                meanflow.forward(in, CTX.attention());
+            }
+        }
+        long before = org.bytedeco.javacpp.Pointer.totalCount();
+        for (int i = 0; i < 5; i++) {
+            try (PointerScope scope = new PointerScope()) {
+                meanflow.forward(in, CTX.attention());
+            }
+        }
+        // Every tensor a forward creates is scoped: the count of live native objects is unchanged, so
+        // memory stays flat across steps (a single unscoped tensor per forward would add 5).
+        assertEquals(before, org.bytedeco.javacpp.Pointer.totalCount());
+        t.values().forEach(Tensor::close);
     }
 
     @Test
