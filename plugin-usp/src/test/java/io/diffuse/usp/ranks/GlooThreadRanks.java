@@ -39,7 +39,9 @@ public final class GlooThreadRanks {
     public static <T> List<T> run(ParallelPlan plan, Function<ProcessGroups, T> body) {
         int port = freePort();
         ExecutorService pool = Executors.newFixedThreadPool(plan.world());
-        try {
+        // The server listens before any rank starts, so no client waits out a connect retry.
+        try (PointerScope scope = new PointerScope()) {
+            store(port, true);
             List<Future<T>> futures = new ArrayList<>();
             for (int rank = 0; rank < plan.world(); rank++) {
                 int r = rank;
@@ -61,22 +63,11 @@ public final class GlooThreadRanks {
 
     private static <T> T runRank(ParallelPlan plan, int rank, int port, Function<ProcessGroups, T> body) {
         try (PointerScope scope = new PointerScope()) {
-            // Each group gets its own store client: the presets turn the Java Store into a c10
-            // intrusive_ptr when a PrefixStore wraps it, which may happen only once per object.
-            Supplier<Store> store = new Supplier<>() {
-                private boolean first = true;
-
-                @Override
-                public Store get() {
-                    TCPStoreOptions options = new TCPStoreOptions();
-                    options.port((short) port);
-                    options.isServer(rank == 0 && first);
-                    options.waitWorkers(false);
-                    options.timeout(new Milliseconds(TIMEOUT_MS));
-                    first = false;
-                    return new TCPStore("127.0.0.1", options);
-                }
-            };
+            // One store client per rank. The presets turn a Java-constructed Store into a c10
+            // intrusive_ptr from its raw pointer, which may happen only once per object; a Store
+            // returned by native code carries its intrusive_ptr and can be wrapped any number of times.
+            Store shared = new PrefixStore("diffuse", store(port, false)).getUnderlyingStore();
+            Supplier<Store> store = () -> shared;
             Layout layout = new Layout(plan, rank);
             GlooGroup world = group(store, "world", rank, range(0, plan.world(), 1));
             GlooGroup ulysses = group(store, "ulysses" + layout.sequenceBase + "_" + layout.ringRank,
@@ -149,6 +140,16 @@ public final class GlooThreadRanks {
         int groupRank = members.indexOf(globalRank);
         ProcessGroupGloo backend = new ProcessGroupGloo(new PrefixStore(name, store.get()), groupRank, members.size(), options);
         return new GlooGroup(name, backend, groupRank, members);
+    }
+
+    private static Store store(int port, boolean server) {
+        TCPStoreOptions options = new TCPStoreOptions();
+        options.port((short) port);
+        options.isServer(server);
+        options.waitWorkers(false);
+        options.useLibUV(false);
+        options.timeout(new Milliseconds(TIMEOUT_MS));
+        return new TCPStore("127.0.0.1", options);
     }
 
     private static int freePort() {
