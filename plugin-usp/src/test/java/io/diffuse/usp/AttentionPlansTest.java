@@ -14,7 +14,7 @@ import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
-import io.diffuse.usp.ranks.GlooThreadRanks;
+import io.diffuse.testkit.ThreadRanks;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
@@ -63,7 +63,7 @@ class AttentionPlansTest {
             problems.add(problem(tokens, true, false, seed++));
             problems.add(problem(tokens, true, true, seed++));
         }
-        List<List<Tensor>> jointByRank = GlooThreadRanks.run(plan, groups -> {
+        List<List<Tensor>> jointByRank = ThreadRanks.run(plan, groups -> {
             SequenceParallelAttention attention = strategy.create(groups);
             List<Tensor> joints = new ArrayList<>();
             for (Problem p : problems) {
