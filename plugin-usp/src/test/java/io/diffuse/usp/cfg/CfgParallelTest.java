@@ -1,0 +1,66 @@
+package io.diffuse.usp.cfg;
+
+import static org.bytedeco.pytorch.global.torch.manual_seed;
+import static org.bytedeco.pytorch.global.torch.randn;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.parallel.ParallelPlan;
+import io.diffuse.testkit.ThreadRanks;
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CFG parallel: cond on cfg rank 0, uncond on cfg rank 1, combined as uncond + s*(cond - uncond) with
+ * the same bits on every rank. Expected values are computed with the same fp32 ops on one thread, so
+ * the comparison is exact (tolerance 0).
+ */
+class CfgParallelTest {
+    private static final double SCALE = 6.0;
+
+    @Test
+    void combinesCondAndUncondIdenticallyOnEveryRank() {
+        // cfg 2 x ulysses 2: cfg groups pair rank i with rank i + 2.
+        ParallelPlan plan = new ParallelPlan(4, 2, 1, 2, 1);
+        List<float[]> results = ThreadRanks.run(plan, groups -> {
+            try (PointerScope scope = new PointerScope()) {
+                boolean conditional = CfgParallel.runsConditional(groups.cfg());
+                assertEquals(groups.world().rank() < 2, conditional, "sequence block 0 runs the conditional pass");
+                Tensor cond = prediction(1);
+                Tensor uncond = prediction(2);
+                Tensor combined = CfgParallel.combine(groups.cfg(), conditional ? cond : uncond, SCALE);
+                Tensor expected = uncond.add(cond.sub(uncond).mul(new Scalar(SCALE)));
+                assertTrue(expected.equal(combined), "combine on rank " + groups.world().rank());
+                return toArray(combined);
+            }
+        });
+        for (int rank = 1; rank < results.size(); rank++) {
+            assertTrue(java.util.Arrays.equals(results.get(0), results.get(rank)), "rank " + rank + " differs");
+        }
+    }
+
+    @Test
+    void cfgGroupOfOtherSizeIsAClearError() {
+        ParallelPlan plan = new ParallelPlan(2, 2, 1, 1, 1);
+        List<String> messages = ThreadRanks.run(plan, groups -> assertThrows(DiffuseException.class,
+                () -> CfgParallel.combine(groups.cfg(), prediction(1), SCALE)).getMessage());
+        assertTrue(messages.get(0).contains("cfg group of 2 ranks"), messages.get(0));
+    }
+
+    private static Tensor prediction(long seed) {
+        manual_seed(seed);
+        return randn(1, 4, 2, 3, 3);
+    }
+
+    private static float[] toArray(Tensor t) {
+        Tensor flat = t.contiguous().view(-1);
+        float[] values = new float[(int) flat.numel()];
+        new org.bytedeco.javacpp.FloatPointer(flat.data_ptr_float()).get(values);
+        return values;
+    }
+}
