@@ -9,7 +9,7 @@ import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.local.LocalStrategy;
-import io.diffuse.core.local.SingleRankGroups;
+import io.diffuse.core.dist.LocalGroups;
 import org.bytedeco.pytorch.Device;
 
 /**
@@ -20,7 +20,7 @@ import org.bytedeco.pytorch.Device;
 public final class LocalRuntimeContext implements RuntimeContext {
     private final DType dtype;
     private final CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-    private final ProcessGroups groups = new SingleRankGroups();
+    private final ProcessGroups groups = LocalGroups.create();
     private final ParallelStrategy strategy = new LocalStrategy();
     private final VaeExecutor vaeExecutor;
     private final TilingSettings tiling;
