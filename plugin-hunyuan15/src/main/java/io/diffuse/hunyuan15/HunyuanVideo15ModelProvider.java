@@ -7,6 +7,7 @@ import io.diffuse.api.model.ModelSource;
 import io.diffuse.api.model.Pipeline;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.transformer.TransformerComponentRunner;
+import io.diffuse.hunyuan15.vae.VaeComponentRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +28,9 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     /** Component name -> loader; add an entry to add a component. */
     private static final Map<String, BiFunction<Path, RuntimeContext, ComponentRunner>> COMPONENTS = new TreeMap<>(Map.of(
-            TransformerComponentRunner.NAME, TransformerComponentRunner::new));
+            TransformerComponentRunner.NAME, TransformerComponentRunner::new,
+            VaeComponentRunner.ENCODE, (dir, ctx) -> VaeComponentRunner.open(VaeComponentRunner.ENCODE, dir, ctx),
+            VaeComponentRunner.DECODE, (dir, ctx) -> VaeComponentRunner.open(VaeComponentRunner.DECODE, dir, ctx)));
 
     @Override
     public String family() {
@@ -36,13 +39,14 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     @Override
     public String description() {
-        return "HunyuanVideo 1.5 (diffusers layout): transformer";
+        return "HunyuanVideo 1.5 (diffusers layout): transformer, VAE";
     }
 
     @Override
     public boolean recognizes(Path dir) {
         return classNameIn(dir.resolve("model_index.json")).startsWith("HunyuanVideo15")
-                || classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15");
+                || classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15")
+                || classNameIn(dir.resolve("config.json")).equals("AutoencoderKLHunyuanVideo15");
     }
 
     /** The {@code _class_name} of a diffusers JSON file, or "" when absent or unreadable. */
