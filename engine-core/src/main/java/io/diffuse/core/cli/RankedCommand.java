@@ -42,6 +42,14 @@ public abstract class RankedCommand implements Callable<Integer> {
         return config;
     }
 
+    /**
+     * Checks that need the settings (installed plugins, the model's shape), run before ranks are
+     * spawned or joined, so a bad value fails once, at once, and costs no rank start-up. Ranks run
+     * the same command and repeat them; they are cheap. Default: none.
+     */
+    protected void checkBeforeRanks(EngineSettings settings) {
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -61,6 +69,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             }
         }
         EngineSettings settings = EngineSettings.from(adjust(options.config(env.registry())));
+        checkBeforeRanks(settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(
                     "this host cannot start rank processes for --nproc " + settings.parallel().nproc()
