@@ -48,8 +48,10 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     @Override
     public boolean recognizes(Path dir) {
+        String component = classNameIn(dir.resolve("config.json"));
+        // A pipeline root, the transformer folder, or the VAE folder.
         return classNameIn(dir.resolve("model_index.json")).startsWith("HunyuanVideo15")
-                || classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15");
+                || component.startsWith("HunyuanVideo15") || component.equals("AutoencoderKLHunyuanVideo15");
     }
 
     /** The {@code _class_name} of a diffusers JSON file, or "" when absent or unreadable. */
