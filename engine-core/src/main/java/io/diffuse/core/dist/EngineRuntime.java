@@ -1,0 +1,184 @@
+package io.diffuse.core.dist;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.parallel.ParallelPlan;
+import io.diffuse.api.parallel.ParallelStrategy;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.api.vae.TilingSettings;
+import io.diffuse.api.vae.VaeExecutor;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.registry.PluginRegistry;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import org.bytedeco.pytorch.Device;
+
+/**
+ * This process's part of a run: its rank, its process groups (one c10d world, or {@link LocalGroups}
+ * for a single rank) and the {@link RuntimeContext} models get. Closing it shuts the groups down
+ * after a final barrier; {@link #abort()} shuts them down at once so peers fail fast.
+ */
+public final class EngineRuntime implements AutoCloseable {
+    private final EngineSettings settings;
+    private final PluginRegistry registry;
+    private final C10dWorld world;
+    private final ProcessGroups localGroups;
+    private final int localRank;
+    private boolean aborted;
+
+    private EngineRuntime(EngineSettings settings, PluginRegistry registry, C10dWorld world, int localRank) {
+        this.settings = settings;
+        this.registry = registry;
+        this.world = world;
+        this.localGroups = world == null ? LocalGroups.create() : null;
+        this.localRank = localRank;
+    }
+
+    /** Joins the run described by the process environment (torchrun contract) and {@code settings}. */
+    public static EngineRuntime join(EngineSettings settings, PluginRegistry registry) {
+        return join(settings, registry, System.getenv());
+    }
+
+    /**
+     * Joins the run described by {@code environment} (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+     * MASTER_PORT) and {@code settings}. Without RANK this must be a one-rank run; with it, WORLD_SIZE
+     * must equal diffuse.parallel.nproc. A one-rank run needs no rendezvous.
+     */
+    public static EngineRuntime join(EngineSettings settings, PluginRegistry registry, Map<String, String> environment) {
+        EngineSettings.Dist dist = settings.dist();
+        int nproc = settings.parallel().nproc();
+        Optional<RankEnvironment> env = RankEnvironment.from(environment, dist.masterAddr(), dist.masterPort());
+        if (env.isEmpty()) {
+            if (nproc != 1) {
+                throw new DiffuseException("diffuse.parallel.nproc = " + nproc + " but this process is not a rank of a "
+                        + "distributed run (RANK is not set); start it with --nproc from the diffuse command, or with torchrun");
+            }
+            return new EngineRuntime(settings, registry, null, 0);
+        }
+        RankEnvironment e = env.get();
+        if (e.worldSize() != nproc) {
+            throw new DiffuseException("WORLD_SIZE = " + e.worldSize() + " but diffuse.parallel.nproc = " + nproc
+                    + "; pass --nproc " + e.worldSize() + " (and degrees that multiply to it)");
+        }
+        if (e.worldSize() == 1) {
+            return new EngineRuntime(settings, registry, null, e.localRank());
+        }
+        return new EngineRuntime(settings, registry, C10dWorld.join(e, dist.backend(), dist.timeout(), true), e.localRank());
+    }
+
+    /** A runtime over a world joined elsewhere (ranks run as threads of one JVM); closing it closes {@code world}. */
+    public static EngineRuntime of(EngineSettings settings, PluginRegistry registry, C10dWorld world) {
+        return new EngineRuntime(settings, registry, Objects.requireNonNull(world), world.environment().localRank());
+    }
+
+    /** The settings this runtime was built from. */
+    public EngineSettings settings() {
+        return settings;
+    }
+
+    /** Global rank. */
+    public int rank() {
+        return world == null ? 0 : world.environment().rank();
+    }
+
+    /** Number of ranks. */
+    public int worldSize() {
+        return world == null ? 1 : world.environment().worldSize();
+    }
+
+    /** The groups of the configured plan. */
+    public ProcessGroups groups() {
+        return groups(settings.parallel().plan());
+    }
+
+    /** The groups of {@code plan} (same world size), built collectively on first use and cached. */
+    public ProcessGroups groups(ParallelPlan plan) {
+        if (world == null) {
+            if (plan.world() != 1) {
+                throw new DiffuseException("parallel plan " + plan + " needs " + plan.world() + " ranks but this run has 1");
+            }
+            return localGroups;
+        }
+        return world.groups(plan);
+    }
+
+    /** cpu, the configured cuda:N, or cuda:LOCAL_RANK for "cuda". */
+    public Device device() {
+        String d = settings.device();
+        return new Device(d.equals("cuda") ? "cuda:" + localRank : d);
+    }
+
+    /**
+     * The context a model runs in, with the configured strategy and VAE executor looked up by name.
+     *
+     * @throws io.diffuse.api.NotInstalledException when either is not installed
+     */
+    public RuntimeContext context(CheckpointLoader checkpoints) {
+        ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
+        VaeExecutor executor = registry.vaeExecutor(settings.vae().executor());
+        ProcessGroups groups = groups();
+        Device device = device();
+        DType dtype = settings.dtype();
+        TilingSettings tiling = settings.vae().tilingSettings();
+        boolean allRanks = settings.vae().resultOnAllRanks();
+        return new RuntimeContext() {
+            @Override
+            public Device device() {
+                return device;
+            }
+
+            @Override
+            public DType dtype() {
+                return dtype;
+            }
+
+            @Override
+            public CheckpointLoader checkpoints() {
+                return checkpoints;
+            }
+
+            @Override
+            public ProcessGroups groups() {
+                return groups;
+            }
+
+            @Override
+            public ParallelStrategy strategy() {
+                return strategy;
+            }
+
+            @Override
+            public VaeExecutor vaeExecutor() {
+                return executor;
+            }
+
+            @Override
+            public TilingSettings tiling() {
+                return tiling;
+            }
+
+            @Override
+            public boolean vaeResultOnAllRanks() {
+                return allRanks;
+            }
+        };
+    }
+
+    /** Shuts the groups down now, without the final barrier: for a rank that failed. */
+    public void abort() {
+        aborted = true;
+        if (world != null) {
+            world.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (world != null && !aborted) {
+            world.closeGracefully();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.diffuse.core.dist;
+
+import io.diffuse.api.DiffuseException;
+import java.time.Duration;
+import org.bytedeco.javacpp.SizeTPointer;
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.TCPStore;
+import org.bytedeco.pytorch.TCPStoreOptions;
+
+/**
+ * The c10d TCPStore server every rank meets at (hosted by rank 0, or by a test harness that runs
+ * ranks as threads). Port 0 binds a free port; {@link #port()} tells which.
+ */
+public final class StoreServer implements AutoCloseable {
+    private final TCPStore store;
+    private final int port;
+
+    private StoreServer(TCPStore store, int port) {
+        this.store = store;
+        this.port = port;
+    }
+
+    /** Starts a server on {@code host:port} for {@code worldSize} ranks; returns without waiting for them. */
+    public static StoreServer start(String host, int port, int worldSize, Duration timeout) {
+        TCPStoreOptions opts = new TCPStoreOptions();
+        opts.port((short) port);
+        opts.isServer(true);
+        opts.numWorkers(new SizeTPointer(1).put(worldSize));
+        opts.waitWorkers(false);
+        opts.timeout(new Milliseconds(timeout.toMillis()));
+        try {
+            TCPStore store = new TCPStore(host, opts);
+            return new StoreServer(store, store.getPort() & 0xffff);
+        } catch (RuntimeException e) {
+            throw new DiffuseException("cannot start the rendezvous store on " + host + ":" + port + ": "
+                    + firstLine(e) + " (is the port in use? set MASTER_PORT or diffuse.dist.master-port, or 0 for a free one)", e);
+        }
+    }
+
+    /** A new client connection to a store at {@code host:port}, retrying until {@code timeout}. */
+    static TCPStore connect(String host, int port, int worldSize, Duration timeout) {
+        TCPStoreOptions opts = new TCPStoreOptions();
+        opts.port((short) port);
+        opts.isServer(false);
+        opts.numWorkers(new SizeTPointer(1).put(worldSize));
+        opts.waitWorkers(false);
+        opts.timeout(new Milliseconds(timeout.toMillis()));
+        try {
+            return new TCPStore(host, opts);
+        } catch (RuntimeException e) {
+            throw new DiffuseException("rendezvous with rank 0 at " + host + ":" + port + " failed within "
+                    + timeout.toSeconds() + "s (diffuse.dist.timeout): " + firstLine(e)
+                    + "; check MASTER_ADDR/MASTER_PORT and that rank 0 is running", e);
+        }
+    }
+
+    /** The bound port. */
+    public int port() {
+        return port;
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+
+    static String firstLine(Throwable e) {
+        String m = e.getMessage();
+        return m == null ? e.toString() : m.lines().findFirst().orElse(m);
+    }
+}
