@@ -71,6 +71,7 @@ class AutoencoderKLHunyuanVideo15GoldenTest {
 
     private void assertParity(String caseName, VaeExecutor executor) {
         double err = run(caseName, executor);
+        System.out.printf("%s via %s: max abs error %.3g%n", caseName, executor.name(), err);
         assertTrue(err <= TOLERANCE, caseName + " via " + executor.name() + ": max abs error " + err);
     }
 

@@ -1,0 +1,308 @@
+package io.diffuse.core.checkpoint;
+
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import io.diffuse.api.DiffuseException;
+import java.io.IOException;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * One safetensors file opened for reading: the header is parsed and checked up front (every offset
+ * in range, no overlaps, sizes matching dtype x shape); tensor data is memory-mapped per tensor only
+ * when read, and copied into memory the returned tensor owns.
+ *
+ * <p>Format: 8-byte little-endian header length N, N bytes of JSON
+ * {@code {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}}, then the data
+ * region that offsets are relative to.
+ */
+final class SafetensorsFile implements AutoCloseable {
+    /** Headers larger than this are refused (the safetensors reference implementation uses the same bound). */
+    static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    /** FileChannel.map cannot map more than this in one region. */
+    private static final long MAX_MAP_BYTES = Integer.MAX_VALUE - 8;
+
+    /** One tensor's header entry; offsets are absolute file positions. */
+    record Entry(String name, SafetensorsDType dtype, long[] shape, long start, long length) {
+        long numel() {
+            long n = 1;
+            for (long s : shape) {
+                n = Math.multiplyExact(n, s);
+            }
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final FileChannel channel;
+    private final Map<String, Entry> entries;
+
+    private SafetensorsFile(Path path, FileChannel channel, Map<String, Entry> entries) {
+        this.path = path;
+        this.channel = channel;
+        this.entries = entries;
+    }
+
+    /** Opens and validates {@code path}. */
+    static SafetensorsFile open(Path path) {
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot open safetensors file " + path + ": " + e.getMessage(), e);
+        }
+        try {
+            return new SafetensorsFile(path, channel, readHeader(path, channel));
+        } catch (RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static Map<String, Entry> readHeader(Path path, FileChannel channel) {
+        long fileSize;
+        ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            fileSize = channel.size();
+            if (fileSize < 8) {
+                throw new DiffuseException("safetensors file " + path + " is truncated: " + fileSize
+                        + " bytes, less than the 8-byte header length; re-download or re-export it");
+            }
+            readFully(channel, lengthBytes, 0);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot read safetensors file " + path + ": " + e.getMessage(), e);
+        }
+        long headerLength = lengthBytes.flip().getLong();
+        if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
+            throw new DiffuseException("safetensors file " + path + " declares a header of " + Long.toUnsignedString(headerLength)
+                    + " bytes, more than the " + MAX_HEADER_BYTES + "-byte limit: the file is corrupt or not safetensors");
+        }
+        if (8 + headerLength > fileSize) {
+            throw new DiffuseException("safetensors file " + path + " is truncated: its header needs " + (8 + headerLength)
+                    + " bytes but the file has " + fileSize + "; re-download or re-export it");
+        }
+        ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
+        try {
+            readFully(channel, headerBytes, 8);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot read safetensors header of " + path + ": " + e.getMessage(), e);
+        }
+        String json = new String(headerBytes.array(), StandardCharsets.UTF_8);
+        ConfigObject root;
+        try {
+            root = ConfigFactory.parseString(json, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON)).root();
+        } catch (ConfigException e) {
+            throw new DiffuseException("safetensors file " + path + " has an unparsable JSON header: " + e.getMessage(), e);
+        }
+        long dataStart = 8 + headerLength;
+        long dataSize = fileSize - dataStart;
+        List<Entry> list = new ArrayList<>();
+        for (Map.Entry<String, ConfigValue> e : root.entrySet()) {
+            if (e.getKey().equals("__metadata__")) {
+                continue;
+            }
+            list.add(parseEntry(path, e.getKey(), e.getValue(), dataStart, dataSize));
+        }
+        // Offsets must describe disjoint regions: sort by start and compare neighbours.
+        list.sort(Comparator.comparingLong(Entry::start));
+        for (int i = 1; i < list.size(); i++) {
+            Entry prev = list.get(i - 1);
+            Entry cur = list.get(i);
+            if (cur.length() > 0 && prev.start() + prev.length() > cur.start()) {
+                throw new DiffuseException("safetensors file " + path + " has overlapping tensors '" + prev.name() + "' and '"
+                        + cur.name() + "': their data_offsets share bytes; the header is corrupt");
+            }
+        }
+        Map<String, Entry> byName = new LinkedHashMap<>();
+        list.stream().sorted(Comparator.comparing(Entry::name)).forEach(en -> byName.put(en.name(), en));
+        return Collections.unmodifiableMap(byName);
+    }
+
+    private static Entry parseEntry(Path path, String name, ConfigValue value, long dataStart, long dataSize) {
+        String where = "tensor '" + name + "' in safetensors file " + path;
+        if (value.valueType() != ConfigValueType.OBJECT) {
+            throw new DiffuseException(where + ": header entry is not an object");
+        }
+        ConfigObject obj = (ConfigObject) value;
+        ConfigValue dtypeValue = obj.get("dtype");
+        if (dtypeValue == null || dtypeValue.valueType() != ConfigValueType.STRING) {
+            throw new DiffuseException(where + ": header entry has no string 'dtype'");
+        }
+        SafetensorsDType dtype = SafetensorsDType.ofCode((String) dtypeValue.unwrapped());
+        if (dtype == null) {
+            throw new DiffuseException(where + ": unsupported dtype '" + dtypeValue.unwrapped() + "'; supported: "
+                    + SafetensorsDType.supportedCodes());
+        }
+        long[] shape = longs(where, "shape", obj.get("shape"), -1);
+        long[] offsets = longs(where, "data_offsets", obj.get("data_offsets"), 2);
+        for (long s : shape) {
+            if (s < 0) {
+                throw new DiffuseException(where + ": negative dimension in shape " + Arrays.toString(shape));
+            }
+        }
+        long begin = offsets[0];
+        long end = offsets[1];
+        if (begin < 0 || end < begin) {
+            throw new DiffuseException(where + ": data_offsets " + Arrays.toString(offsets) + " are not an increasing pair");
+        }
+        if (end > dataSize) {
+            throw new DiffuseException(where + ": data ends at byte " + end + " of the data region but only " + dataSize
+                    + " bytes follow the header: the file is truncated or its header is wrong; re-download or re-export it");
+        }
+        Entry entry = new Entry(name, dtype, shape, dataStart + begin, end - begin);
+        long expected;
+        try {
+            expected = Math.multiplyExact(entry.numel(), dtype.bytes);
+        } catch (ArithmeticException e) {
+            throw new DiffuseException(where + ": shape " + Arrays.toString(shape) + " is too large");
+        }
+        if (expected != end - begin) {
+            throw new DiffuseException(where + ": data_offsets " + Arrays.toString(offsets) + " span " + (end - begin)
+                    + " bytes but dtype " + dtype.code + " x shape " + Arrays.toString(shape) + " needs " + expected
+                    + "; the header is corrupt");
+        }
+        return entry;
+    }
+
+    private static long[] longs(String where, String field, ConfigValue value, int requiredLength) {
+        if (value == null || value.valueType() != ConfigValueType.LIST) {
+            throw new DiffuseException(where + ": header entry has no list '" + field + "'");
+        }
+        ConfigList list = (ConfigList) value;
+        if (requiredLength >= 0 && list.size() != requiredLength) {
+            throw new DiffuseException(where + ": '" + field + "' must have " + requiredLength + " entries, has " + list.size());
+        }
+        long[] out = new long[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            Object v = list.get(i).unwrapped();
+            if (!(v instanceof Integer || v instanceof Long)) {
+                throw new DiffuseException(where + ": '" + field + "' entry " + v + " is not an integer");
+            }
+            out[i] = ((Number) v).longValue();
+        }
+        return out;
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        long pos = position;
+        while (buffer.hasRemaining()) {
+            int n = channel.read(buffer, pos);
+            if (n < 0) {
+                throw new IOException("unexpected end of file at byte " + pos);
+            }
+            pos += n;
+        }
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /** Header entries by name, sorted by name. */
+    Map<String, Entry> entries() {
+        return entries;
+    }
+
+    /**
+     * Reads tensor {@code name} as {@code target} (null: as stored) into a fresh tensor that owns its
+     * memory. The returned tensor is attached to the caller's innermost PointerScope, if any.
+     */
+    Tensor read(String name, ScalarType target) {
+        Entry entry = entries.get(name);
+        if (entry == null) {
+            throw new DiffuseException("no tensor '" + name + "' in safetensors file " + path);
+        }
+        if (target != null && !entry.dtype().isFloating() && target != entry.dtype().scalarType) {
+            throw new DiffuseException("tensor '" + name + "' in safetensors file " + path + " is stored as "
+                    + entry.dtype().code + " and cannot be converted to a floating run dtype");
+        }
+        PointerScope outer = PointerScope.getInnerScope();
+        try (PointerScope scope = new PointerScope()) {
+            Tensor result = readInScope(entry, target);
+            if (outer != null) {
+                outer.attach(result);
+            } else {
+                result.retainReference();
+            }
+            return result;
+        }
+    }
+
+    private Tensor readInScope(Entry entry, ScalarType target) {
+        ScalarType stored = entry.dtype().scalarType;
+        ScalarType out = target == null ? stored : target;
+        if (entry.length() == 0) {
+            return torch.empty(entry.shape(), new TensorOptions(out), new MemoryFormatOptional());
+        }
+        try {
+            if (entry.length() <= MAX_MAP_BYTES) {
+                MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, entry.start(), entry.length());
+                try {
+                    // View the mapped bytes as a tensor, then copy/convert into memory torch owns.
+                    Tensor view = torch.from_blob(new BytePointer(mapped), entry.shape(), new TensorOptions(stored));
+                    return out == stored ? view.clone() : view.to(out);
+                } finally {
+                    Reference.reachabilityFence(mapped);
+                }
+            }
+            // Larger than one mapping: copy region by region into a tensor of the stored type.
+            Tensor raw = torch.empty(entry.shape(), new TensorOptions(stored), new MemoryFormatOptional());
+            BytePointer dst = new BytePointer(raw.data_ptr());
+            long done = 0;
+            while (done < entry.length()) {
+                long n = Math.min(MAX_MAP_BYTES, entry.length() - done);
+                MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, entry.start() + done, n);
+                try {
+                    Pointer.memcpy(dst.position(done), new BytePointer(mapped), n);
+                } finally {
+                    Reference.reachabilityFence(mapped);
+                }
+                done += n;
+            }
+            return out == stored ? raw : raw.to(out);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot read tensor '" + entry.name() + "' from safetensors file " + path + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing useful to do: the file was only read
+        }
+    }
+}
