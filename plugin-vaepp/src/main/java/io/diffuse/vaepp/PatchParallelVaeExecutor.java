@@ -363,7 +363,7 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
             if (me + 1 < deal.activeRanks()) {
                 Frontier next = new Frontier(end, bct);
                 if (next.numel > 0) {
-                    Tensor buffer = next.pack(like, bottom, right);
+                    Tensor buffer = next.pack(band, bottom, right); // band: the raw tiles are freed by now
                     held.add(buffer);
                     // Awaited at the end of the run: the next rank posts its receive only after its tiles.
                     pendingSends.add(layout.vae.sendAsync(buffer, me + 1));
