@@ -5,6 +5,7 @@ import static org.bytedeco.pytorch.global.torch.randn;
 
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
+import io.diffuse.api.vae.TilePlan;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.api.vae.VaeRun;
@@ -56,8 +57,9 @@ public final class VaePatchParallelBench {
         System.out.printf("latent (1, 4, %d, %d, %d) -> video %d frames %dx%d px; %d cores%n", t, h, w, 1 + 4 * (t - 1),
                 h * 16, w * 16, Runtime.getRuntime().availableProcessors());
         System.out.println("| executor | ranks | tiles/rank | balance eff. | decode s (best) | max tile s | bytes moved"
-                + " (total sent) | peak MiB, max rank | peak MiB, rank 0 | peak MiB, other ranks max | checksum |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+                + " (total sent) | held MiB, rank 0 | held MiB, other ranks max | RSS peak MiB, rank 0 | RSS peak MiB,"
+                + " other ranks max | checksum |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         launch("tiled", 1, t, h, w, repeat);
         for (String n : args[3].split(",")) {
             launch("patch-parallel", Integer.parseInt(n), t, h, w, repeat);
@@ -96,23 +98,24 @@ public final class VaePatchParallelBench {
             double seconds = 0;
             double tileSeconds = 0;
             long sent = 0;
-            long peakMax = 0;
             long peakOthers = 0;
+            long heldOthers = 0;
             int maxTiles = 0;
             for (int r = 0; r < n; r++) {
                 String[] f = results.get(r);
                 seconds = Math.max(seconds, Double.parseDouble(f[0]));
                 tileSeconds = Math.max(tileSeconds, Double.parseDouble(f[1]));
                 sent += Long.parseLong(f[2]);
-                peakMax = Math.max(peakMax, Long.parseLong(f[3]));
                 if (r > 0) {
                     peakOthers = Math.max(peakOthers, Long.parseLong(f[3]));
+                    heldOthers = Math.max(heldOthers, Long.parseLong(f[7]));
                 }
                 maxTiles = Math.max(maxTiles, Integer.parseInt(f[4]));
             }
             String[] zero = results.get(0);
-            System.out.printf("| %s | %d | %d | %s | %.2f | %.2f | %d | %.1f | %.1f | %s | %s |%n", executor, n, maxTiles,
-                    zero[5], seconds, tileSeconds, sent, peakMax / 1048576.0, Long.parseLong(zero[3]) / 1048576.0,
+            System.out.printf("| %s | %d | %d | %s | %.2f | %.2f | %d | %.1f | %s | %.1f | %s | %s |%n", executor, n,
+                    maxTiles, zero[5], seconds, tileSeconds, sent, Long.parseLong(zero[7]) / 1048576.0,
+                    n > 1 ? String.format("%.1f", heldOthers / 1048576.0) : "-", Long.parseLong(zero[3]) / 1048576.0,
                     n > 1 ? String.format("%.1f", peakOthers / 1048576.0) : "-", zero[6]);
         }
     }
@@ -150,6 +153,7 @@ public final class VaePatchParallelBench {
             long sent = 0;
             int tiles = 1;
             String efficiency = "1.000";
+            long held = 0;
             for (int i = 0; i < repeat; i++) {
                 groups.world().barrier();
                 long start = System.nanoTime();
@@ -158,6 +162,9 @@ public final class VaePatchParallelBench {
                     best = Math.min(best, (System.nanoTime() - start) / 1e9);
                     if (i == 0) {
                         peak = (statusKb("VmHWM") - baseline) * 1024;
+                        if (executor instanceof TiledVaeExecutor) {
+                            held = tiledHeldBytes(h, w, out);
+                        }
                         if (out.numel() > 0) {
                             checksum = String.format("%.6e/%.6e", out.to(ScalarType.Double).sum().item_double(),
                                     out.to(ScalarType.Double).square().sum().item_double());
@@ -170,14 +177,29 @@ public final class VaePatchParallelBench {
                     sent = report.bytesSent();
                     tiles = report.endTile() - report.firstTile();
                     efficiency = String.format("%.3f", report.balanceEfficiency());
+                    held = Math.max(held, report.peakHeldBytes());
                 }
             }
-            System.out.printf("RESULT %.3f %.3f %d %d %d %s %s%n", best, tileSeconds, sent, peak, tiles, efficiency,
-                    checksum.isEmpty() ? "-" : checksum);
+            System.out.printf("RESULT %.3f %.3f %d %d %d %s %s %d%n", best, tileSeconds, sent, peak, tiles, efficiency,
+                    checksum.isEmpty() ? "-" : checksum, held);
         }
         if (world != null) {
             world.closeGracefully();
         }
+    }
+
+    /**
+     * What the "tiled" executor holds at its peak, counted the way {@link PatchParallelVaeExecutor.RunReport#peakHeldBytes}
+     * counts: every raw tile output (all alive until the merge), the concatenated rows, and the result.
+     */
+    private static long tiledHeldBytes(long h, long w, Tensor out) {
+        TilePlan plan = TilePlan.decode(h, w, TilingSettings.defaults(true), 16);
+        long perPixel = out.nbytes() / (out.size(3) * out.size(4)); // B * C * T * bytes per element
+        long raw = 0;
+        for (TilePlan.Tile tile : plan.tiles()) {
+            raw += plan.outputSize(tile.height()) * plan.outputSize(tile.width()) * perPixel;
+        }
+        return raw + 2 * out.nbytes();
     }
 
     private static long statusKb(String field) throws IOException {
