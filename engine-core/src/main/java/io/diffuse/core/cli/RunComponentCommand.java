@@ -56,6 +56,15 @@ public final class RunComponentCommand extends RankedCommand {
         super(env);
     }
 
+    /**
+     * {@code --nproc N} alone runs one ring over all ranks: Ring takes any group size and head
+     * count, and VAE components ignore the sequence layout anyway.
+     */
+    @Override
+    protected com.typesafe.config.Config adjust(com.typesafe.config.Config config) {
+        return allRanksInOneGroup(config, "diffuse.parallel.ring", "run-component default: one ring over all ranks");
+    }
+
     @Override
     public Integer call() {
         // Checked before any rank is spawned, so a typo costs no rank start-up.
