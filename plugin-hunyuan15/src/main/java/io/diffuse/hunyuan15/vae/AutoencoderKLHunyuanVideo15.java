@@ -23,6 +23,7 @@ import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -228,11 +229,23 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
     // ---------------------------------------------------------------------------------------------
     // modules, in diffusers' order
 
-    /** {@code HunyuanVideo15CausalConv3d}: replicate padding (W, H both sides; T 2 in front), conv. */
+    /**
+     * Largest input chunk (elements) a causal conv processes at once; bigger inputs are convolved in
+     * runs of frames. Package-private so tests can force chunking on tiny inputs.
+     */
+    static long convChunkElements = 1L << 24;
+
+    /**
+     * {@code HunyuanVideo15CausalConv3d}: replicate padding (W, H both sides; T 2 in front), conv.
+     * Large inputs run in chunks of frames (each output frame needs only its two predecessors), so
+     * the padded copy and the conv library's work buffers stay small; each output value is the same
+     * sum over the same inputs.
+     */
     static final class HunyuanVideo15CausalConv3d {
         private final Params.Param weight;
         private final Params.Param bias;
         private final long[] timeCausalPadding;
+        private final int kernel;
 
         HunyuanVideo15CausalConv3d(Params p, int in, int out, int kernel) {
             Params conv = p.child("conv");
@@ -240,14 +253,49 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             this.bias = conv.declare("bias", out);
             // F.pad order: (W left, W right, H top, H bottom, T front, T back)
             this.timeCausalPadding = new long[] {kernel / 2, kernel / 2, kernel / 2, kernel / 2, kernel - 1, 0};
+            this.kernel = kernel;
         }
 
         Tensor forward(Tensor x) {
-            return scoped(() -> conv(pad(x, timeCausalPadding, "replicate", new DoubleOptional()), weight, bias));
+            long frames = x.size(2);
+            long perFrame = x.numel() / Math.max(1, frames);
+            long chunk = Math.max(1, convChunkElements / Math.max(1, perFrame));
+            if (chunk >= frames) {
+                return scoped(() -> conv(pad(x, timeCausalPadding, "replicate", new DoubleOptional()), weight, bias));
+            }
+            return scoped(() -> {
+                Tensor out = null;
+                for (long t0 = 0; t0 < frames; t0 += chunk) {
+                    long t1 = Math.min(frames, t0 + chunk);
+                    long first = Math.max(0, t0 - (kernel - 1)); // the causal window reaches kernel-1 frames back
+                    long front = (kernel - 1) - (t0 - first); // frames before frame 0: replicate it
+                    long[] padding = {kernel / 2, kernel / 2, kernel / 2, kernel / 2, front, 0};
+                    try (PointerScope part = new PointerScope()) {
+                        Tensor y = conv(pad(x.narrow(2, first, t1 - first), padding, "replicate", new DoubleOptional()),
+                                weight, bias);
+                        if (out == null) {
+                            out = torch.empty(new long[] {y.size(0), y.size(1), frames, y.size(3), y.size(4)},
+                                    y.options(), new org.bytedeco.pytorch.MemoryFormatOptional());
+                            // out must outlive this chunk's scope
+                            out.retainReference();
+                        }
+                        out.narrow(2, t0, t1 - t0).copy_(y);
+                    }
+                }
+                PointerScope.getInnerScope().attach(out);
+                out.releaseReference();
+                return out;
+            });
         }
 
-        /** {@link #forward} that frees {@code x} (a temporary of the caller) once it is padded. */
+        /** {@link #forward} that frees {@code x} (a temporary of the caller) once it is no longer needed. */
         Tensor forwardConsuming(Tensor x) {
+            long frames = x.size(2);
+            if (convChunkElements / Math.max(1, x.numel() / Math.max(1, frames)) < frames) {
+                Tensor y = forward(x); // chunked: reads x until the last chunk
+                x.close();
+                return y;
+            }
             return scoped(() -> {
                 Tensor padded = pad(x, timeCausalPadding, "replicate", new DoubleOptional());
                 x.close();

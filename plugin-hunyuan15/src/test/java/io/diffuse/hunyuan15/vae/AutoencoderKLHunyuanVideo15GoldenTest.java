@@ -93,6 +93,19 @@ class AutoencoderKLHunyuanVideo15GoldenTest {
     }
 
     @Test
+    void frameChunkedConvolutionsKeepParity() {
+        // force every causal conv to run one or two frames at a time (the large-input path)
+        long saved = AutoencoderKLHunyuanVideo15.convChunkElements;
+        AutoencoderKLHunyuanVideo15.convChunkElements = 4096;
+        try {
+            assertParity("decode.safetensors", local);
+            assertParity("encode.safetensors", local);
+        } finally {
+            AutoencoderKLHunyuanVideo15.convChunkElements = saved;
+        }
+    }
+
+    @Test
     void encodeImage() {
         assertParity("encode_image.safetensors", local);
     }
