@@ -168,7 +168,12 @@ public final class Mp4Writer {
             AVIOContext pb = new AVIOContext(null);
             check(avio_open(pb, file.toString(), AVIO_FLAG_WRITE), "open " + file + " for writing");
             fmt.pb(pb);
-            check(avformat_write_header(fmt, (AVDictionary) null), "write the MP4 header");
+            // faststart: the index (moov) goes before the media, so browsers start playing before the end arrives
+            AVDictionary muxerOptions = new AVDictionary(null);
+            av_dict_set(muxerOptions, "movflags", "+faststart", 0);
+            int header = avformat_write_header(fmt, muxerOptions);
+            av_dict_free(muxerOptions);
+            check(header, "write the MP4 header");
 
             rgb = av_frame_alloc();
             yuv = av_frame_alloc();
