@@ -122,7 +122,8 @@ class Mp4WriterTest {
             }
         }
         double mean = sum / ((double) F * H * W * 3);
-        System.out.printf("%s: mean abs error %.3f, max %d (of 255)%n", expectedCodec, mean, max);
+        System.out.printf("%s (%s): mean abs error %.3f, max %d (of 255)%n", expectedCodec,
+                new Mp4Writer(FPS, encoder).encoder(), mean, max);
         assertTrue(mean <= 3.0, "mean abs error " + mean);
         assertTrue(max <= 40, "max abs error " + max);
     }
