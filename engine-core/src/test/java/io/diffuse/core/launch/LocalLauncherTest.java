@@ -15,6 +15,15 @@ class LocalLauncherTest {
     }
 
     @Test
+    void unpacksTheFfmpegNativesBeforeSpawning() {
+        LocalLauncher.preloadVideoNatives();
+        String loaded = org.bytedeco.javacpp.Loader.getLoadedLibraries().keySet().toString();
+        for (String lib : new String[] {"jniavformat", "jniavcodec", "jniswscale"}) {
+            assertTrue(loaded.contains(lib), lib + " not loaded: " + loaded);
+        }
+    }
+
+    @Test
     void picksAFreePort() {
         int port = LocalLauncher.freePort("127.0.0.1");
         assertTrue(port > 0 && port < 65536);
