@@ -28,7 +28,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>For text-only input the three M-RoPE position rows (t, h, w) are all {@code arange(L)}, so the
  * sectioned rotary embedding equals plain 1-D RoPE with rotate_half, which is what is computed here.
  */
-public final class Qwen25VLTextModel implements AutoCloseable {
+public final class Qwen25VLTextModel implements TokenEncoder {
+    /** HunyuanVideo 1.5 takes hidden_states[-3] (num_hidden_layers_to_skip = 2). */
+    public static final int HIDDEN_STATE_INDEX = -3;
     private final Qwen25VLTextConfig config;
     private final EncoderWeights w;
     private final Device device;
@@ -73,10 +75,11 @@ public final class Qwen25VLTextModel implements AutoCloseable {
      * Loads a transformers checkpoint folder. Keys may carry a "model." / "language_model." /
      * "model.language_model." prefix (Qwen2_5_VLModel / ForConditionalGeneration saves); visual and
      * lm_head tensors are then not part of the text model and make verification fail, as they should.
-     * Only the layers up to {@code layersUsed} are loaded.
+     * Only the layers that hidden_states[-3] depends on are loaded.
      */
-    public static Qwen25VLTextModel load(Checkpoint checkpoint, int layersUsed, DType dtype, Device device) {
+    public static Qwen25VLTextModel load(Checkpoint checkpoint, DType dtype, Device device) {
         Qwen25VLTextConfig c = Qwen25VLTextConfig.fromMap(checkpoint.config());
+        int layersUsed = c.numHiddenLayers() + 1 + HIDDEN_STATE_INDEX;
         String prefix = EncoderOps.prefixOf(checkpoint.keys(), "embed_tokens.weight", "", "model.", "language_model.",
                 "model.language_model.");
         EncoderWeights w = EncoderWeights.load(checkpoint, prefix, expectedShapes(c), k -> used(k, layersUsed), dtype, device);
@@ -183,6 +186,17 @@ public final class Qwen25VLTextModel implements AutoCloseable {
         Tensor x2 = x.narrow(-1, half, half);
         Tensor rotated = torch.cat(new TensorVector(x2.neg(), x1), -1);
         return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** hidden_states[-3], what HunyuanVideo 1.5 uses. */
+    @Override
+    public Tensor encode(Tensor inputIds, Tensor attentionMask) {
+        return hiddenState(inputIds, attentionMask, HIDDEN_STATE_INDEX);
+    }
+
+    @Override
+    public long hiddenSize() {
+        return config.hiddenSize();
     }
 
     @Override

@@ -22,7 +22,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * by all blocks, unscaled dot-product attention, T5LayerNorm (RMS, no mean, no bias), ReLU or gated
  * GELU feed-forward, final layer norm. Parameter names are the checkpoint's.
  */
-public final class T5EncoderModel implements AutoCloseable {
+public final class T5EncoderModel implements TokenEncoder {
     private final T5EncoderConfig config;
     private final EncoderWeights w;
     private final Device device;
@@ -168,6 +168,16 @@ public final class T5EncoderModel implements AutoCloseable {
         buckets = buckets.add(torch.where(isSmall, rel, large));
         Tensor values = torch.embedding(w.get("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), buckets.to(device, ScalarType.Long));
         return values.permute(2, 0, 1).unsqueeze(0); // (L, L, H) -> (1, H, L, L)
+    }
+
+    @Override
+    public Tensor encode(Tensor inputIds, Tensor attentionMask) {
+        return forward(inputIds, attentionMask);
+    }
+
+    @Override
+    public long hiddenSize() {
+        return config.dModel();
     }
 
     @Override
