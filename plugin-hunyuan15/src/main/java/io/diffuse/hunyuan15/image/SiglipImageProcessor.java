@@ -39,7 +39,7 @@ public final class SiglipImageProcessor {
 
     /** pixel_values (1, 3, height, width) fp32 of an RGB image given as uint8 (H, W, 3). */
     public Tensor preprocess(Tensor imageHwc) {
-        if (imageHwc.dim() != 3 || imageHwc.size(2) != 3 || imageHwc.scalar_type() != ScalarType.Byte) {
+        if (imageHwc.dim() != 3 || imageHwc.size(2) != 3 || imageHwc.scalar_type().value != ScalarType.Byte.value) {
             throw new DiffuseException("image must be an RGB uint8 tensor of shape (H, W, 3); got shape "
                     + java.util.Arrays.toString(imageHwc.sizes().vec().get()) + " of " + imageHwc.scalar_type());
         }

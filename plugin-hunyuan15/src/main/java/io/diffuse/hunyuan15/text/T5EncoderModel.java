@@ -97,7 +97,7 @@ public final class T5EncoderModel implements TokenEncoder {
             ScalarType dt = x.scalar_type();
             // position_bias (1, H, L, L) + extended mask (B, 1, 1, L) = (1 - mask) * finfo.min
             Tensor bias = positionBias(len).to(dt);
-            double min = dt == ScalarType.Float ? -Float.MAX_VALUE : dt == ScalarType.Half ? -65504.0 : -3.3895313892515355e38;
+            double min = dt.value == ScalarType.Float.value ? -Float.MAX_VALUE : dt.value == ScalarType.Half.value ? -65504.0 : -3.3895313892515355e38;
             Tensor ext = torch.ones_like(attentionMask).sub(attentionMask).to(device, dt).mul(new Scalar(min)).view(b, 1, 1, len);
             Tensor mask = bias.add(ext);
             double eps = config.layerNormEpsilon();
