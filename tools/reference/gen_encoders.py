@@ -14,6 +14,9 @@ OUT (default: plugin-hunyuan15/src/test/resources/fixtures/encoders):
   byt5.safetensors    prompt_embeds_2 / prompt_embeds_mask_2 for a prompt with quoted text (and ids)
   siglip.safetensors  image (uint8 HWC), pixel_values (after SiglipImageProcessor) and last_hidden_state
   cases.json          the prompts, the crop start, the lengths
+  torchscript/{text_encoder.pt, text_encoder_2.pt}  the same two text models traced with torch.jit.trace,
+                      forward(input_ids, attention_mask) -> hidden_states[-3] / last_hidden_state, for
+                      the TorchScript route (the Java test expects the golden outputs above from them)
 
 The Qwen model has 4 layers, not 2 as diffusers' pipeline test, because hidden_states[-3] of a
 2-layer model is the embedding output and would test no decoder layer. The crop start is computed as
@@ -90,6 +93,43 @@ def crop_start_of(tokenizer, system_message):
 
 def save_model(model, d):
     model.save_pretrained(d, safe_serialization=True)
+
+
+class _HiddenStateMinus3(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+                          use_cache=False).hidden_states[-3]
+
+
+class _LastHiddenState(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def export_torchscript(qwen, t5, out_dir):
+    """Traces at one length with right padding; the traced graphs are length-generic (checked here)."""
+    os.makedirs(out_dir, exist_ok=True)
+    g = torch.Generator().manual_seed(5)
+    for name, module, vocab in (("text_encoder", _HiddenStateMinus3(qwen), qwen.config.vocab_size),
+                                ("text_encoder_2", _LastHiddenState(t5), t5.config.vocab_size)):
+        ids = torch.randint(0, vocab, (1, 40), generator=g)
+        mask = torch.ones(1, 40, dtype=torch.long)
+        mask[:, 25:] = 0
+        traced = torch.jit.trace(module.eval(), (ids, mask), check_trace=False)
+        ids2 = torch.randint(0, vocab, (1, 57), generator=g)
+        mask2 = torch.ones(1, 57, dtype=torch.long)
+        mask2[:, 31:] = 0
+        with torch.no_grad():
+            assert torch.allclose(traced(ids2, mask2), module(ids2, mask2), atol=1e-6), name + " trace is length-specific"
+        traced.save(os.path.join(out_dir, name + ".pt"))
 
 
 def main():
@@ -186,6 +226,8 @@ def main():
         hs = sig(pixel_values=pix).last_hidden_state
     save_file({"image": image.contiguous(), "pixel_values": pix.contiguous(), "last_hidden_state": hs.contiguous()},
               os.path.join(out, "siglip.safetensors"))
+
+    export_torchscript(qwen, t5, os.path.join(out, "torchscript"))
 
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump({"prompt": PROMPTS[0], "negative_prompt": PROMPTS[1], "long_prompt": PROMPTS[0] * 3,

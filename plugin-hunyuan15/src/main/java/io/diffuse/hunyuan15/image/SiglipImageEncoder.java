@@ -74,6 +74,20 @@ public final class SiglipImageEncoder implements AutoCloseable {
         return new SiglipImageEncoder(p, model, dtype, device);
     }
 
+    /**
+     * A tiny random SigLIP made in code (deterministic, {@link io.diffuse.hunyuan15.text.TinyEncoders#SEED}):
+     * width {@code hiddenSize} (even), 2 layers, 2 heads, 28 px images in 7 px patches, so 16 tokens.
+     */
+    public static SiglipImageEncoder tinyRandom(int hiddenSize, DType dtype, Device device) {
+        SiglipVisionConfig c = new SiglipVisionConfig(hiddenSize, 2 * hiddenSize, 2, 2, 3, 28, 7, 1e-6, "gelu_pytorch_tanh", false);
+        try (PointerScope scope = new PointerScope()) {
+            java.util.Map<String, Tensor> params = io.diffuse.hunyuan15.text.TinyEncoders.randomParams(
+                    SiglipVisionModel.expectedShapes(c), io.diffuse.hunyuan15.text.TinyEncoders.SEED + 2);
+            return new SiglipImageEncoder(SiglipImageProcessor.siglip(c.imageSize()), SiglipVisionModel.of(c, params, dtype, device),
+                    dtype, device);
+        }
+    }
+
     /** The preprocessing. */
     public SiglipImageProcessor processor() {
         return processor;
