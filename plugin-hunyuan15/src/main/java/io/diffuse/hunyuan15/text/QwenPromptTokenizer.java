@@ -69,7 +69,8 @@ public final class QwenPromptTokenizer implements AutoCloseable {
             }
         }
         try {
-            return new QwenPromptTokenizer(HuggingFaceTokenizer.newInstance(json, options()), pad, SYSTEM_MESSAGE);
+            return new QwenPromptTokenizer(withDjlClassLoader(() -> HuggingFaceTokenizer.newInstance(json, options())), pad,
+                    SYSTEM_MESSAGE);
         } catch (IOException | RuntimeException e) {
             throw new DiffuseException("tokenizer: cannot load " + json + ": " + e.getMessage(), e);
         }
@@ -78,9 +79,29 @@ public final class QwenPromptTokenizer implements AutoCloseable {
     /** A tokenizer from tokenizer.json content (e.g. made in code). */
     public static QwenPromptTokenizer fromJson(String tokenizerJson, String padToken) {
         try (java.io.InputStream in = new java.io.ByteArrayInputStream(tokenizerJson.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
-            return new QwenPromptTokenizer(HuggingFaceTokenizer.newInstance(in, options()), padToken, SYSTEM_MESSAGE);
+            return new QwenPromptTokenizer(withDjlClassLoader(() -> HuggingFaceTokenizer.newInstance(in, options())), padToken,
+                    SYSTEM_MESSAGE);
         } catch (IOException | RuntimeException e) {
             throw new DiffuseException("tokenizer: cannot parse tokenizer.json: " + e.getMessage(), e);
+        }
+    }
+
+    private interface IoSupplier<T> {
+        T get() throws IOException;
+    }
+
+    /**
+     * DJL finds its JNI library as a resource through the thread's context class loader; inside OSGi
+     * that may be a bundle's loader, which cannot see the jar's native/ folder, so use DJL's own.
+     */
+    private static <T> T withDjlClassLoader(IoSupplier<T> body) throws IOException {
+        Thread thread = Thread.currentThread();
+        ClassLoader saved = thread.getContextClassLoader();
+        thread.setContextClassLoader(HuggingFaceTokenizer.class.getClassLoader());
+        try {
+            return body.get();
+        } finally {
+            thread.setContextClassLoader(saved);
         }
     }
 
