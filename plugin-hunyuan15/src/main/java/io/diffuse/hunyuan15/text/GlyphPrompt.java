@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
 
 /** diffusers' extract_glyph_texts: the quoted substrings of a prompt in the glyph (ByT5) prompt format. */
 public final class GlyphPrompt {
-    private static final Pattern QUOTED = Pattern.compile("\"(.*?)\"|\u201c(.*?)\u201d");
+    /** diffusers' {@code "(.*?)"|“(.*?)”}; Python's '.' excludes only '\n' (Java's also \r, \u0085, \u2028, \u2029). */
+    private static final Pattern QUOTED = Pattern.compile("\"([^\n]*?)\"|\u201c([^\n]*?)\u201d");
 
     private GlyphPrompt() {
     }
