@@ -42,7 +42,7 @@ jbench() {  # jbench LABEL ARGS... : one Diffuse bench run; prints its row and e
   local out
   out=$("$DIFFUSE" bench transformer --model "$WORK" --inputs "$WORK/inputs.safetensors" --warmup "$WARMUP" \
         --iterations "$ITERATIONS" --label "$label" "$@" 2>&1) || { echo "$out" >&2; exit 1; }
-  echo "$out" | grep -v '^\[launcher\]' | grep -v '\[Gloo\]' | grep -v '^|---' | grep -v '^| plan' | sed 's/^\[rank 0\] //'
+  echo "$out" | sed 's/^\[rank 0\] //' | grep -v '^\[launcher\]' | grep -v '\[Gloo\]' | grep -v '^|---' | grep -v '^| plan'
   MEDIAN=$(echo "$out" | sed 's/^\[rank 0\] //' | grep "^| $label |" | awk -F'|' '{print $4}' | xargs)
 }
 
