@@ -4,7 +4,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
 
 import io.diffuse.api.NotInstalledException;
 import io.diffuse.core.engine.Engine;
@@ -32,7 +31,7 @@ public class ConfiguredStrategyChangesAtRuntimeIT extends OsgiTestSupport {
 
     @Override
     protected Option[] extraOptions() {
-        return new Option[] {bundle(StrategyUnderTest.BUNDLE.toUri().toString())};
+        return StrategyUnderTest.bootOptions();
     }
 
     @After

@@ -1,5 +1,6 @@
 package io.diffuse.distribution;
 
+import static org.junit.Assert.assertTrue;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
 import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
 import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
@@ -7,7 +8,13 @@ import static org.ops4j.pax.exam.CoreOptions.junitBundles;
 import static org.ops4j.pax.exam.CoreOptions.systemPackages;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
-import io.diffuse.api.parallel.ParallelPlan;
+import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.parallel.AttentionOutput;
+import io.diffuse.api.parallel.JointTokens;
+import io.diffuse.api.parallel.ParallelStrategy;
+import io.diffuse.api.parallel.SequenceLayout;
+import io.diffuse.api.parallel.SequenceParallelAttention;
+import io.diffuse.core.dist.LocalGroups;
 import io.diffuse.core.engine.Engine;
 import io.diffuse.core.registry.PluginRegistry;
 import io.diffuse.launcher.SystemPackages;
@@ -24,6 +31,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import javax.inject.Inject;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
 import org.osgi.framework.Bundle;
@@ -132,13 +143,40 @@ public abstract class OsgiTestSupport {
     }
 
     /**
-     * Work that needs the configured strategy: resolve it from the registry as installed now and have
-     * it check a plan. Returns the name of the strategy that did the work.
+     * Work that needs the configured strategy: resolve it from the registry as installed now, check the
+     * one-rank plan, and run its attention over single-rank groups on a small problem (video tokens plus
+     * joint tokens with a masked key), which must equal the engine's "local" attention within 1e-5
+     * (fp32, O(1) inputs; a strategy may merge blocks in another order). Returns the strategy's name.
      */
     protected String work() {
-        var strategy = engine.strategy();
-        strategy.validate(ParallelPlan.single(), 8);
+        ParallelStrategy strategy = engine.strategy();
+        ParallelStrategy local = registry.strategy("local");
+        ProcessGroups one = LocalGroups.create();
+        strategy.validate(one.plan(), 2);
+        try (PointerScope scope = new PointerScope()) {
+            torch.manual_seed(11);
+            // (B, S, H, D) = (1, 6, 2, 4) video tokens, (1, 3, 2, 4) joint tokens, the last joint key padding.
+            Tensor q = torch.randn(1, 6, 2, 4);
+            Tensor k = torch.randn(1, 6, 2, 4);
+            Tensor v = torch.randn(1, 6, 2, 4);
+            Tensor jointMask = torch.ones(1, 3).to(torch.ScalarType.Bool);
+            jointMask.narrow(1, 2, 1).fill_(new Scalar(0));
+            JointTokens joint = new JointTokens(torch.randn(1, 3, 2, 4), torch.randn(1, 3, 2, 4), torch.randn(1, 3, 2, 4),
+                    jointMask);
+            AttentionOutput got = attend(strategy.create(one), q, k, v, joint);
+            AttentionOutput want = attend(local.create(one), q, k, v, joint);
+            double diff = Math.max(got.video().sub(want.video()).abs().max().item_double(),
+                    got.joint().sub(want.joint()).abs().max().item_double());
+            assertTrue(strategy.name() + " differs from local attention by " + diff, diff <= 1e-5);
+        }
         return strategy.name();
+    }
+
+    private static AttentionOutput attend(SequenceParallelAttention attention, Tensor q, Tensor k, Tensor v, JointTokens joint) {
+        SequenceLayout layout = attention.layout(q.size(1));
+        AttentionOutput out = attention.attention(attention.shard(q, 1), attention.shard(k, 1), attention.shard(v, 1),
+                joint, layout);
+        return new AttentionOutput(attention.gather(out.video(), 1, layout), out.joint());
     }
 
     /** Installs and starts {@code jar} unless a bundle with its symbolic name is installed; returns it. */

@@ -3,7 +3,6 @@ package io.diffuse.distribution;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
 
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.core.registry.PluginRegistry.Installed;
@@ -24,7 +23,7 @@ public class ServicesWiredFromConfigurationIT extends OsgiTestSupport {
 
     @Override
     protected Option[] extraOptions() {
-        return new Option[] {bundle(StrategyUnderTest.BUNDLE.toUri().toString())};
+        return StrategyUnderTest.bootOptions();
     }
 
     @After
@@ -57,8 +56,8 @@ public class ServicesWiredFromConfigurationIT extends OsgiTestSupport {
         CliRun info = cli("info");
         assertEquals(info.err(), 0, info.exitCode());
         assertTrue(info.out(), info.out().contains("strategy " + StrategyUnderTest.NAME + ","));
-        CliRun flagged = cli("info", "-C", "parallel.strategy=ring");
-        assertTrue(flagged.out(), flagged.out().contains("strategy ring,"));
+        CliRun flagged = cli("info", "-C", "parallel.strategy=local");
+        assertTrue(flagged.out(), flagged.out().contains("strategy local,"));
     }
 
     private String safeName() {

@@ -1,16 +1,21 @@
 package io.diffuse.hunyuan15;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.checkpoint.Checkpoint;
+import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.ComponentRunner;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.model.ModelSource;
 import io.diffuse.api.model.Pipeline;
 import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.transformer.HunyuanVideo15TransformerConfig;
 import io.diffuse.hunyuan15.transformer.TransformerComponentRunner;
+import io.diffuse.hunyuan15.vae.VaeComponentRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.BiFunction;
@@ -27,7 +32,9 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     /** Component name -> loader; add an entry to add a component. */
     private static final Map<String, BiFunction<Path, RuntimeContext, ComponentRunner>> COMPONENTS = new TreeMap<>(Map.of(
-            TransformerComponentRunner.NAME, TransformerComponentRunner::new));
+            TransformerComponentRunner.NAME, TransformerComponentRunner::new,
+            VaeComponentRunner.ENCODE, (dir, context) -> VaeComponentRunner.open(VaeComponentRunner.ENCODE, dir, context),
+            VaeComponentRunner.DECODE, (dir, context) -> VaeComponentRunner.open(VaeComponentRunner.DECODE, dir, context)));
 
     @Override
     public String family() {
@@ -36,13 +43,15 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     @Override
     public String description() {
-        return "HunyuanVideo 1.5 (diffusers layout): transformer";
+        return "HunyuanVideo 1.5 (diffusers layout): transformer, VAE encode/decode";
     }
 
     @Override
     public boolean recognizes(Path dir) {
+        String component = classNameIn(dir.resolve("config.json"));
+        // A pipeline root, the transformer folder, or the VAE folder.
         return classNameIn(dir.resolve("model_index.json")).startsWith("HunyuanVideo15")
-                || classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15");
+                || component.startsWith("HunyuanVideo15") || component.equals("AutoencoderKLHunyuanVideo15");
     }
 
     /** The {@code _class_name} of a diffusers JSON file, or "" when absent or unreadable. */
@@ -75,5 +84,22 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
             throw new IllegalArgumentException("unknown " + FAMILY + " component '" + name + "'; available: " + components());
         }
         return factory.apply(dir, context);
+    }
+
+    /** The transformer's {@code num_attention_heads}, from a pipeline root or the transformer folder. */
+    @Override
+    public OptionalInt attentionHeads(Path dir, CheckpointLoader checkpoints) {
+        boolean transformerHere = Files.isRegularFile(dir.resolve("model_index.json"))
+                ? Files.isRegularFile(dir.resolve(TransformerComponentRunner.NAME).resolve("config.json"))
+                : classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15Transformer");
+        if (!transformerHere) {
+            return OptionalInt.empty(); // e.g. a VAE folder: no attention for a strategy to split
+        }
+        try (Checkpoint checkpoint = checkpoints.open(dir, TransformerComponentRunner.NAME)) {
+            return OptionalInt.of(HunyuanVideo15TransformerConfig.fromMap(checkpoint.config()).numAttentionHeads());
+        } catch (DiffuseException | IllegalArgumentException e) {
+            // Unreadable here means unreadable on the ranks too, where loading names the problem in full.
+            return OptionalInt.empty();
+        }
     }
 }

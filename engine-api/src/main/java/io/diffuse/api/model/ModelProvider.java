@@ -1,7 +1,9 @@
 package io.diffuse.api.model;
 
+import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.runtime.RuntimeContext;
 import java.nio.file.Path;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -33,4 +35,16 @@ public interface ModelProvider {
      * @throws IllegalArgumentException for a name not in {@link #components()}
      */
     ComponentRunner component(String name, Path dir, RuntimeContext context);
+
+    /**
+     * The number of attention heads the sequence-parallel strategy splits in the model of {@code dir}
+     * (its denoising transformer), read from the configuration without loading weights. The engine
+     * checks the configured strategy against it ({@link io.diffuse.api.parallel.ParallelStrategy#validate})
+     * before any rank starts, so for example a Ulysses degree that does not divide the head count
+     * fails at once. Empty when this family cannot tell (the default) or {@code dir} holds no such
+     * component; the check is then skipped and loading reports any problem.
+     */
+    default OptionalInt attentionHeads(Path dir, CheckpointLoader checkpoints) {
+        return OptionalInt.empty();
+    }
 }

@@ -1,7 +1,6 @@
 package io.diffuse.core.cli;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValueFactory;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.dist.ReduceOp;
@@ -43,13 +42,7 @@ public final class CommCheckCommand extends RankedCommand {
 
     @Override
     protected Config adjust(Config config) {
-        int nproc = config.getInt("diffuse.parallel.nproc");
-        boolean noDegrees = config.getInt("diffuse.parallel.ulysses") == 1 && config.getInt("diffuse.parallel.ring") == 1
-                && config.getInt("diffuse.parallel.cfg") == 1;
-        if (nproc > 1 && noDegrees) {
-            return config.withValue("diffuse.parallel.ulysses", ConfigValueFactory.fromAnyRef(nproc, "comm-check default"));
-        }
-        return config;
+        return allRanksInOneGroup(config, "diffuse.parallel.ulysses", "comm-check default");
     }
 
     @Override

@@ -42,6 +42,29 @@ public abstract class RankedCommand implements Callable<Integer> {
         return config;
     }
 
+    /**
+     * With {@code nproc > 1} and no sequence or cfg degree given, puts every rank into one
+     * sequence-parallel group of kind {@code degreeKey} (diffuse.parallel.ulysses or .ring), so
+     * {@code --nproc N} alone is a valid layout.
+     */
+    protected static Config allRanksInOneGroup(Config config, String degreeKey, String origin) {
+        int nproc = config.getInt("diffuse.parallel.nproc");
+        boolean noDegrees = config.getInt("diffuse.parallel.ulysses") == 1 && config.getInt("diffuse.parallel.ring") == 1
+                && config.getInt("diffuse.parallel.cfg") == 1;
+        if (nproc > 1 && noDegrees) {
+            return config.withValue(degreeKey, com.typesafe.config.ConfigValueFactory.fromAnyRef(nproc, origin));
+        }
+        return config;
+    }
+
+    /**
+     * Checks that need the settings (installed plugins, the model's shape), run before ranks are
+     * spawned or joined, so a bad value fails once, at once, and costs no rank start-up. Ranks run
+     * the same command and repeat them; they are cheap. Default: none.
+     */
+    protected void checkBeforeRanks(EngineSettings settings) {
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -61,6 +84,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             }
         }
         EngineSettings settings = EngineSettings.from(adjust(options.config(env.registry())));
+        checkBeforeRanks(settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(
                     "this host cannot start rank processes for --nproc " + settings.parallel().nproc()

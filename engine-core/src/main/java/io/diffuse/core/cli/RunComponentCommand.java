@@ -4,6 +4,10 @@ import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.ComponentRunner;
 import io.diffuse.api.model.ModelProvider;
+import io.diffuse.api.parallel.ParallelPlan;
+import io.diffuse.api.parallel.ParallelStrategy;
+import io.diffuse.core.config.ConfigException;
+import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.dist.EngineRuntime;
 import io.diffuse.core.registry.PluginRegistry;
@@ -13,6 +17,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.TreeSet;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -37,7 +42,7 @@ public final class RunComponentCommand extends RankedCommand {
             description = "A diffusers pipeline root (model_index.json) or the component's own folder.")
     Path model;
 
-    @Option(names = "--inputs", required = true, paramLabel = "IN", description = "safetensors file with the input tensors.")
+    @Option(names = "--inputs", required = true, paramLabel = "IN", description = "safetensors file with the input tensors (named as the component's forward arguments; other tensors are ignored).")
     Path inputs;
 
     @Option(names = "--output", required = true, paramLabel = "OUT", description = "safetensors file to write the outputs to.")
@@ -49,6 +54,15 @@ public final class RunComponentCommand extends RankedCommand {
 
     public RunComponentCommand(CliEnvironment env) {
         super(env);
+    }
+
+    /**
+     * {@code --nproc N} alone runs one ring over all ranks: Ring takes any group size and head
+     * count, and VAE components ignore the sequence layout anyway.
+     */
+    @Override
+    protected com.typesafe.config.Config adjust(com.typesafe.config.Config config) {
+        return allRanksInOneGroup(config, "diffuse.parallel.ring", "run-component default: one ring over all ranks");
     }
 
     @Override
@@ -72,6 +86,30 @@ public final class RunComponentCommand extends RankedCommand {
         return super.call();
     }
 
+    /**
+     * The configured strategy is installed (else {@link io.diffuse.api.NotInstalledException} naming
+     * the installed ones), and the strategy can split the model's attention heads under the
+     * configured plan (e.g. the Ulysses degree divides the head count) — before any rank starts.
+     */
+    @Override
+    protected void checkBeforeRanks(EngineSettings settings) {
+        PluginRegistry registry = env.registry();
+        String name = settings.parallel().strategy();
+        ParallelStrategy strategy = registry.strategy(name);
+        OptionalInt heads = provider(registry).attentionHeads(model, new DiffusersCheckpointLoader());
+        if (heads.isEmpty()) {
+            return;
+        }
+        ParallelPlan plan = settings.parallel().plan();
+        try {
+            strategy.validate(plan, heads.getAsInt());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("diffuse.parallel", "strategy " + name + ", ulysses " + plan.ulysses() + " x ring "
+                    + plan.ring() + " x cfg " + plan.cfg(), "cannot run the " + heads.getAsInt() + "-head model in " + model
+                    + ": " + e.getMessage());
+        }
+    }
+
     @Override
     protected int runOnRank(EngineRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
@@ -85,8 +123,11 @@ public final class RunComponentCommand extends RankedCommand {
                 throw new DiffuseException("--inputs " + inputs + " lacks " + missing + " required by " + component
                         + "; it has " + new TreeSet<>(in.keySet()));
             }
+            // Other tensors in the file (e.g. the reference output next to the inputs) are not the component's.
+            Map<String, Tensor> given = new java.util.TreeMap<>(in);
+            given.keySet().retainAll(runner.requiredInputs());
             long start = System.nanoTime();
-            Map<String, Tensor> result = runner.run(in);
+            Map<String, Tensor> result = runner.run(given);
             double seconds = (System.nanoTime() - start) / 1e9;
             if (runtime.rank() == 0) {
                 checkpoints.writeTensors(output, result);

@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.Backend;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.PrefixStore;
 import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.Store;
 import org.bytedeco.pytorch.TCPStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,11 +26,15 @@ import org.slf4j.LoggerFactory;
  * One rank's membership of a c10d world: the rendezvous through rank 0's TCPStore, the world group,
  * and the sub-groups of each {@link ParallelPlan}, built once per layout and cached.
  *
- * <p>Every group gets its own store connection under a key prefix
- * {@code diffuse/<layout>/<group name>}: only its members meet there, so ranks outside a group never
- * wait for it. (A store made in Java can be handed to C++ only once, hence one connection per group
- * rather than several PrefixStores over one.) Every rank must ask for the same layouts in the same
- * order, as with any collective.
+ * <p>Each rank opens one store connection; every group meets over it under its own key prefix
+ * {@code diffuse/<layout>/<group name>}, so only its members meet there and ranks outside a group
+ * never wait for it. (A connection per group, as before, sometimes stalled group creation for about
+ * 5 s with 4 or more ranks.) The JavaCPP trap this works around: a store constructed in Java can be
+ * handed to C++ only once (wrapping it a second time fails an intrusive_ptr assertion and kills the
+ * JVM), while a store returned from C++ can be wrapped any number of times; so the connection is
+ * wrapped once and the native handle {@link PrefixStore#getUnderlyingStore()} returns is what each
+ * group's PrefixStore wraps. Every rank must ask for the same layouts in the same order, as with any
+ * collective.
  */
 public final class C10dWorld implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(C10dWorld.class);
@@ -38,6 +43,10 @@ public final class C10dWorld implements AutoCloseable {
     private final String backend;
     private final Duration timeout;
     private final StoreServer server;
+    /** Owns this rank's one store connection (C++ holds it from here on). */
+    private final PrefixStore connectionOwner;
+    /** The connection as a native-returned handle, safe to wrap once per group. */
+    private final Store connection;
     private final C10dProcessGroup world;
     private final List<C10dProcessGroup> created = new ArrayList<>();
     private final Map<ParallelPlan, PlanGroups> cache = new HashMap<>();
@@ -48,11 +57,16 @@ public final class C10dWorld implements AutoCloseable {
         this.backend = backend;
         this.timeout = timeout;
         this.server = server;
+        TCPStore client = StoreServer.connect(env.masterAddr(), env.masterPort(), env.worldSize(), timeout);
+        this.connectionOwner = new PrefixStore("diffuse", client);
+        client.deallocate(false); // the PrefixStore's intrusive_ptr owns the client now
+        this.connection = connectionOwner.getUnderlyingStore();
         try {
             List<Integer> all = IntStream.range(0, env.worldSize()).boxed().toList();
             this.world = newGroup("world", "diffuse/world", all, env.rank());
         } catch (RuntimeException e) {
             closeGroups();
+            releaseConnection();
             throw e;
         }
     }
@@ -125,10 +139,7 @@ public final class C10dWorld implements AutoCloseable {
 
     private C10dProcessGroup newGroup(String name, String prefix, List<Integer> members, int globalRank) {
         int groupRank = members.indexOf(globalRank);
-        TCPStore connection = StoreServer.connect(env.masterAddr(), env.masterPort(), env.worldSize(), timeout);
         PrefixStore store = new PrefixStore(prefix, connection);
-        // C++ owns the connection from here on (PrefixStore holds it), and the PrefixStore once the backend holds it.
-        connection.deallocate(false);
         Backend b;
         try {
             b = backend.equals("nccl")
@@ -141,7 +152,7 @@ public final class C10dWorld implements AutoCloseable {
                     + " failed within " + timeout.toSeconds() + "s (diffuse.dist.timeout): " + StoreServer.firstLine(e)
                     + "; did every rank start with the same layout?", e);
         }
-        store.deallocate(false);
+        store.deallocate(false); // the backend holds it
         C10dProcessGroup group = new C10dProcessGroup(name, b, members, groupRank, timeout);
         created.add(group);
         return group;
@@ -202,9 +213,16 @@ public final class C10dWorld implements AutoCloseable {
         }
         closed = true;
         closeGroups();
+        releaseConnection();
         if (server != null) {
             server.close();
         }
+    }
+
+    /** Drops this world's references to the connection; it closes once the destroyed groups' stores let go too. */
+    private void releaseConnection() {
+        connection.close();
+        connectionOwner.close();
     }
 
     private void closeGroups() {

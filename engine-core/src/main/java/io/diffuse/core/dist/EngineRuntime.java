@@ -115,13 +115,15 @@ public final class EngineRuntime implements AutoCloseable {
     }
 
     /**
-     * The context a model runs in, with the configured strategy and VAE executor looked up by name.
+     * The context a model runs in, with the configured strategy looked up by name now and the
+     * configured VAE executor when {@link RuntimeContext#vaeExecutor()} is first asked for.
      *
-     * @throws io.diffuse.api.NotInstalledException when either is not installed
+     * @throws io.diffuse.api.NotInstalledException when the strategy (or, from {@code vaeExecutor()},
+     *         the VAE executor) is not installed
      */
     public RuntimeContext context(CheckpointLoader checkpoints) {
         ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
-        VaeExecutor executor = registry.vaeExecutor(settings.vae().executor());
+        String executorName = settings.vae().executor();
         ProcessGroups groups = groups();
         Device device = device();
         DType dtype = settings.dtype();
@@ -155,7 +157,8 @@ public final class EngineRuntime implements AutoCloseable {
 
             @Override
             public VaeExecutor vaeExecutor() {
-                return executor;
+                // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
+                return registry.vaeExecutor(executorName);
             }
 
             @Override

@@ -24,7 +24,8 @@ import org.bytedeco.javacpp.Loader;
 /**
  * Runs a command as N local rank processes ({@code --nproc N}): each child gets the torchrun
  * variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), its output lines are
- * prefixed with {@code [rank k] }, and the launcher returns rank 0's exit code.
+ * prefixed with {@code [rank k] }, and the launcher returns rank 0's exit code. Unless
+ * OMP_NUM_THREADS is set, each rank gets an equal share of the cores as its intra-op threads.
  *
  * <p>If any rank exits non-zero or is killed, the launcher stops the others at once and returns 1
  * after printing one line that names the rank and the cause (exit code or signal). Once a rank has
@@ -34,6 +35,11 @@ public final class LocalLauncher {
     private static final Duration STOP_GRACE = Duration.ofSeconds(3);
 
     private LocalLauncher() {
+    }
+
+    /** Intra-op threads for each of {@code nproc} local ranks: the available cores shared out, at least 1. */
+    static int threadsPerRank(int nproc) {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / nproc);
     }
 
     /**
@@ -67,6 +73,9 @@ public final class LocalLauncher {
                 ProcessBuilder pb = new ProcessBuilder(command);
                 Map<String, String> env = pb.environment();
                 env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
+                // As torchrun does: share the cores among the ranks rather than give each all of them
+                // (N ranks x all cores oversubscribes the CPU); an explicit OMP_NUM_THREADS wins.
+                env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threadsPerRank(nproc)));
                 Process p;
                 try {
                     p = pb.start();

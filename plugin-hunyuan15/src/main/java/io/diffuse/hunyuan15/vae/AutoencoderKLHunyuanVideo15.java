@@ -245,6 +245,15 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         Tensor forward(Tensor x) {
             return scoped(() -> conv(pad(x, timeCausalPadding, "replicate", new DoubleOptional()), weight, bias));
         }
+
+        /** {@link #forward} that frees {@code x} (a temporary of the caller) once it is padded. */
+        Tensor forwardConsuming(Tensor x) {
+            return scoped(() -> {
+                Tensor padded = pad(x, timeCausalPadding, "replicate", new DoubleOptional());
+                x.close();
+                return conv(padded, weight, bias);
+            });
+        }
     }
 
     /** A plain {@code nn.Conv3d} with kernel 1 (keys {@code weight}, {@code bias} directly). */
@@ -314,13 +323,11 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             return scoped(() -> {
                 Tensor n = norm1.forward(x);
                 silu_(n); // SiLU in place on the norm's output: same values, one tensor fewer
-                Tensor h = conv1.forward(n);
-                n.close();
+                Tensor h = conv1.forwardConsuming(n);
                 n = norm2.forward(h);
                 h.close();
                 silu_(n);
-                h = conv2.forward(n);
-                n.close();
+                h = conv2.forwardConsuming(n);
                 Tensor residual = convShortcut != null ? convShortcut.forward(x) : x;
                 h.add_(residual);
                 free(residual, x);
@@ -458,10 +465,16 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                         shortcut = xFirst;
                     }
                 } else {
-                    Tensor conv = h;
-                    h = scoped(() -> upsampleRearrange(conv, r1, 2, 2));
-                    conv.close();
-                    shortcut = scoped(() -> upsampleRearrange(repeatInterleave(x, repeats, 1), r1, 2, 2));
+                    // h + unpack(repeat_interleave(x)) == unpack(h_packed + repeat_interleave(x)): the unpack
+                    // is a permutation, so add before it, broadcasting x over the repeats instead of
+                    // materialising the repeat (same sums, two full-size tensors fewer)
+                    try (PointerScope add = new PointerScope()) {
+                        h.view(h.size(0), x.size(1), repeats, h.size(2), h.size(3), h.size(4)).add_(x.unsqueeze(2));
+                    }
+                    Tensor packed = h;
+                    h = scoped(() -> upsampleRearrange(packed, r1, 2, 2));
+                    packed.close();
+                    return h;
                 }
                 h.add_(shortcut);
                 shortcut.close();
@@ -679,8 +692,7 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 Tensor n = normOut.forward(mid);
                 mid.close();
                 silu_(n);
-                h = convOut.forward(n);
-                n.close();
+                h = convOut.forwardConsuming(n);
                 return h.add_(shortCut);
             });
         }
@@ -742,7 +754,7 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 Tensor n = normOut.forward(h);
                 h.close();
                 silu_(n);
-                return convOut.forward(n);
+                return convOut.forwardConsuming(n);
             });
         }
     }
