@@ -35,6 +35,10 @@ public class EngineOptions {
     @Option(names = "--dtype", description = "fp32, bf16 or fp16 (diffuse.dtype).")
     String dtype;
 
+    @Option(names = "--threads", paramLabel = "T",
+            description = "Intra-op (libtorch) threads per rank; 0 = libtorch default, one per core (diffuse.threads).")
+    Integer threads;
+
     @Option(names = "--timeout", paramLabel = "DURATION", description = "Collective and rendezvous timeout, e.g. 60s (diffuse.dist.timeout).")
     String timeout;
 
@@ -44,6 +48,7 @@ public class EngineOptions {
         set.forEach((k, v) -> f.put(k.startsWith("diffuse.") ? k : "diffuse." + k, v));
         put(f, "diffuse.device", device);
         put(f, "diffuse.dtype", dtype);
+        put(f, "diffuse.threads", threads);
         put(f, "diffuse.dist.timeout", timeout);
         return f;
     }

@@ -142,6 +142,11 @@ public final class RunComponentCommand extends RankedCommand {
     }
 
     private ModelProvider provider(PluginRegistry registry) {
+        return provider(registry, family, model);
+    }
+
+    /** The provider named {@code family}, else the first installed one that recognises {@code model}. */
+    static ModelProvider provider(PluginRegistry registry, String family, Path model) {
         if (family != null) {
             return registry.model(family);
         }

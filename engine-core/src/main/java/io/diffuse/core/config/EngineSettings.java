@@ -17,6 +17,7 @@ import java.util.Locale;
 public record EngineSettings(
         String device,
         DType dtype,
+        int threads,
         Parallel parallel,
         Vae vae,
         Dist dist) {
@@ -53,6 +54,11 @@ public record EngineSettings(
             dtype = DType.parse(c.string("diffuse.dtype"));
         } catch (IllegalArgumentException e) {
             throw new ConfigException("diffuse.dtype", c.string("diffuse.dtype"), "allowed: fp32, bf16, fp16");
+        }
+        int threads = c.integer("diffuse.threads");
+        if (threads < 0) {
+            throw new ConfigException("diffuse.threads", threads,
+                    "allowed: 0 (libtorch default, one per core) or a positive intra-op thread count per rank");
         }
 
         int nproc = c.positiveInt("diffuse.parallel.nproc");
@@ -117,7 +123,7 @@ public record EngineSettings(
         }
         Duration timeout = c.positiveDuration("diffuse.dist.timeout");
 
-        return new EngineSettings(device, dtype,
+        return new EngineSettings(device, dtype, threads,
                 new Parallel(nproc, strategy, ulysses, ring, cfg, vaeRanks),
                 new Vae(executor, tiling, tileSize, overlap, allRanks),
                 new Dist(backend, addr, port, timeout));

@@ -30,6 +30,7 @@ class EngineSettingsTest {
         EngineSettings s = settings(Map.of());
         assertEquals("cpu", s.device());
         assertEquals(DType.FP32, s.dtype());
+        assertEquals(0, s.threads(), "libtorch's default thread count");
         assertEquals(1, s.parallel().nproc());
         assertEquals("local", s.parallel().strategy());
         assertEquals("local", s.vae().executor());
@@ -86,6 +87,8 @@ class EngineSettingsTest {
     @CsvSource(delimiter = '|', value = {
         "diffuse.device|tpu|diffuse.device|allowed: cpu, cuda",
         "diffuse.dtype|fp64|diffuse.dtype|allowed: fp32, bf16, fp16",
+        "diffuse.threads|-1|diffuse.threads|0 (libtorch default, one per core) or a positive",
+        "diffuse.threads|many|diffuse.threads|expected an integer",
         "diffuse.parallel.nproc|0|diffuse.parallel.nproc|positive integer",
         "diffuse.parallel.nproc|four|diffuse.parallel.nproc|expected an integer",
         "diffuse.parallel.ulysses|-2|diffuse.parallel.ulysses|positive integer",
