@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,6 +53,9 @@ class PatchParallelVaeExecutorTest {
 
     @BeforeAll
     static void build() {
+        // Tiny tensors: one intra-op thread is fastest, and OpenMP teams spinning on a shared 2-core
+        // machine made this class take minutes instead of seconds.
+        torch.set_num_threads(1);
         vae = RandomVae.create(RandomVae.config(8, 8), 7);
         // 7x10 latents / 56x80 px: edge tiles of 1 (2) latents or 8 (24) px, uneven on both axes.
         add("decode T2V, overlap 0.25", false, new long[] {1, 4, 2, 7, 10}, QUARTER, 12);
