@@ -42,11 +42,19 @@ public final class ThreadRanks {
 
     /** As {@link #run(ParallelPlan, Function)} with a collective and rendezvous timeout. */
     public static <T> List<T> run(ParallelPlan plan, Duration timeout, Function<ProcessGroups, T> body) {
-        Loader.load(org.bytedeco.pytorch.global.torch.class);
-        int n = plan.world();
-        if (n == 1) {
+        if (plan.world() == 1) {
+            Loader.load(org.bytedeco.pytorch.global.torch.class);
             return List.of(body.apply(LocalGroups.create()));
         }
+        return runWorlds(plan.world(), timeout, world -> body.apply(world.groups(plan)));
+    }
+
+    /**
+     * Runs {@code body} on {@code n >= 2} ranks, each given its joined {@link C10dWorld}, for tests that
+     * build several layouts ({@link C10dWorld#groups}) on one world.
+     */
+    public static <T> List<T> runWorlds(int n, Duration timeout, Function<C10dWorld, T> body) {
+        Loader.load(org.bytedeco.pytorch.global.torch.class);
         List<T> results = new ArrayList<>(Collections.nCopies(n, null));
         List<Failure> failures = Collections.synchronizedList(new ArrayList<>());
         AtomicLong order = new AtomicLong();
@@ -59,7 +67,7 @@ public final class ThreadRanks {
                     C10dWorld world = null;
                     try {
                         world = C10dWorld.join(env, "gloo", timeout, false);
-                        T result = body.apply(world.groups(plan));
+                        T result = body.apply(world);
                         synchronized (results) {
                             results.set(rank, result);
                         }

@@ -34,11 +34,11 @@ public final class CollectiveCheck {
      * @param groupSize ranks in the group
      * @param collective "all_reduce", "broadcast", "all_gather", "all_to_all", "send/recv" or "barrier"
      * @param payloadBytes bytes of this rank's input tensor per call
-     * @param calls timed calls
+     * @param calls timed calls (the warm-up call is not counted)
      * @param seconds total time of the timed calls
      * @param bytesSent bytes this rank sent over all calls, from the group's accounting
      * @param bytesReceived bytes this rank received over all calls, from the group's accounting
-     * @param mismatches calls whose result was wrong
+     * @param mismatches calls whose result was wrong, warm-up included
      * @param firstMismatch description of the first wrong result, or null
      */
     public record Result(String group, int groupSize, String collective, long payloadBytes, int calls, double seconds,
@@ -78,7 +78,7 @@ public final class CollectiveCheck {
      * Checks and times every collective on every group of {@code groups}.
      *
      * @param payloadBytes approximate bytes of each rank's input (rounded to whole fp32 elements that split evenly)
-     * @param iterations timed and checked calls per collective and group (at least 1)
+     * @param iterations timed and checked calls per collective and group (at least 1), after one untimed warm-up call
      * @param afterEach called with the iteration index after each round over one group, e.g. to report progress
      */
     public static List<Result> run(ProcessGroups groups, long payloadBytes, int iterations, IntConsumer afterEach) {
@@ -99,8 +99,12 @@ public final class CollectiveCheck {
         for (String k : List.of("all_reduce", "broadcast", "all_gather", "all_to_all", "send/recv", "barrier")) {
             acc.put(k, new Acc());
         }
-        g.stats().reset();
-        for (int it = 0; it < iterations; it++) {
+        // Round -1 warms up (connections, allocator) and is checked but neither timed nor counted.
+        for (int it = -1; it < iterations; it++) {
+            if (it == 0) {
+                g.stats().reset();
+                acc.values().forEach(Acc::clearTimes);
+            }
             try (PointerScope scope = new PointerScope()) {
                 // all_reduce SUM: rank j contributes idx + BLOCK*(j+1).
                 Tensor x = pattern(n, BLOCK * (myGlobal + 1));
@@ -114,7 +118,7 @@ public final class CollectiveCheck {
                 acc.get("all_reduce").add(System.nanoTime() - t0, n * 4, check(x, expected, "all_reduce SUM", g));
 
                 // broadcast from a root that rotates with the iteration.
-                int root = it % p;
+                int root = Math.floorMod(it, p);
                 int rootGlobal = g.globalRanks().get(root);
                 Tensor b = me == root ? pattern(n, BLOCK * (rootGlobal + 1)) : torch.full(new long[] {n}, new Scalar(-1.0));
                 t0 = System.nanoTime();
@@ -162,7 +166,9 @@ public final class CollectiveCheck {
                 g.barrier();
                 acc.get("barrier").add(System.nanoTime() - t0, 0, null);
             }
-            afterEach.accept(it);
+            if (it >= 0) {
+                afterEach.accept(it);
+            }
         }
         Map<String, CommStats.Counter> stats = g.stats().snapshot();
         List<Result> results = new ArrayList<>();
@@ -205,6 +211,11 @@ public final class CollectiveCheck {
         long payload;
         int mismatches;
         String firstMismatch;
+
+        void clearTimes() {
+            nanos = 0;
+            calls = 0;
+        }
 
         void add(long dt, long payloadBytes, String mismatch) {
             nanos += dt;

@@ -1,0 +1,225 @@
+package io.diffuse.core.launch;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.core.dist.RankEnvironment;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.Loader;
+
+/**
+ * Runs a command as N local rank processes ({@code --nproc N}): each child gets the torchrun
+ * variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), its output lines are
+ * prefixed with {@code [rank k] }, and the launcher returns rank 0's exit code.
+ *
+ * <p>If any rank exits non-zero or is killed, the launcher stops the others at once and returns 1
+ * after printing one line that names the rank and the cause (exit code or signal). Once a rank has
+ * finished cleanly, the others must finish within the timeout or are stopped the same way.
+ */
+public final class LocalLauncher {
+    private static final Duration STOP_GRACE = Duration.ofSeconds(3);
+
+    private LocalLauncher() {
+    }
+
+    /**
+     * Spawns and supervises the ranks.
+     *
+     * @param command the rank command line (java, options, class path, main class and the subcommand's arguments)
+     * @param nproc number of ranks, at least 2
+     * @param masterAddr where rank 0 hosts the rendezvous store
+     * @param masterPort its port, or 0 to pick a free one
+     * @param timeout how long the remaining ranks may take after one finished
+     * @param out receives the ranks' standard output, prefixed
+     * @param err receives the ranks' standard error, prefixed, and the launcher's own messages
+     * @return rank 0's exit code, or 1 if any rank failed
+     */
+    public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
+            PrintWriter out, PrintWriter err) {
+        if (nproc < 2) {
+            throw new IllegalArgumentException("the launcher runs 2 or more ranks, got " + nproc);
+        }
+        // Unpack the natives once here: two JVMs unpacking into an empty cache at once can crash (SIGBUS).
+        Loader.load(org.bytedeco.pytorch.global.torch.class);
+        int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
+
+        List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Thread> pumps = new ArrayList<>();
+        Thread killer = new Thread(() -> procs.forEach(Process::destroyForcibly), "diffuse-rank-killer");
+        Runtime.getRuntime().addShutdownHook(killer);
+        try {
+            BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
+            for (int rank = 0; rank < nproc; rank++) {
+                ProcessBuilder pb = new ProcessBuilder(command);
+                Map<String, String> env = pb.environment();
+                env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
+                Process p;
+                try {
+                    p = pb.start();
+                } catch (IOException e) {
+                    stopAll(procs);
+                    throw new DiffuseException("cannot start rank " + rank + " (" + command.get(0) + "): " + e.getMessage(), e);
+                }
+                procs.add(p);
+                String prefix = "[rank " + rank + "] ";
+                pumps.add(pump(p.getInputStream(), out, prefix, rank));
+                pumps.add(pump(p.getErrorStream(), err, prefix, rank));
+                int r = rank;
+                p.onExit().thenRun(() -> exits.add(r));
+                synchronized (err) {
+                    err.println("[launcher] rank " + rank + " started, pid " + p.pid());
+                    err.flush();
+                }
+            }
+
+            String failure = null;
+            Integer rank0 = null;
+            long deadline = Long.MAX_VALUE;
+            for (int remaining = nproc; remaining > 0; remaining--) {
+                Integer rank;
+                try {
+                    rank = deadline == Long.MAX_VALUE ? exits.take()
+                            : exits.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failure = "the launcher was interrupted";
+                    break;
+                }
+                if (rank == null) {
+                    List<Integer> running = new ArrayList<>();
+                    for (int k = 0; k < nproc; k++) {
+                        if (procs.get(k).isAlive()) {
+                            running.add(k);
+                        }
+                    }
+                    failure = (running.size() == 1 ? "rank " + running.get(0) : "ranks " + running)
+                            + " did not finish within " + timeout.toSeconds() + "s (diffuse.dist.timeout) after the others";
+                    break;
+                }
+                int code = procs.get(rank).exitValue();
+                if (code != 0) {
+                    failure = describeExit(rank, code);
+                    break;
+                }
+                if (rank == 0) {
+                    rank0 = code;
+                }
+                if (deadline == Long.MAX_VALUE) {
+                    deadline = System.nanoTime() + timeout.toNanos();
+                }
+            }
+            if (failure != null) {
+                stopAll(procs);
+            }
+            for (Thread t : pumps) {
+                try {
+                    t.join(STOP_GRACE.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (failure != null) {
+                synchronized (err) {
+                    err.println("error: " + failure + "; stopped the other ranks");
+                    err.flush();
+                }
+                return 1;
+            }
+            return rank0 == null ? 1 : rank0;
+        } finally {
+            stopAll(procs);
+            try {
+                Runtime.getRuntime().removeShutdownHook(killer);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway
+            }
+        }
+    }
+
+    /** "rank 2 was killed by signal 9 (SIGKILL)" or "rank 1 exited with code 3". */
+    static String describeExit(int rank, int code) {
+        // On Unix a child killed by signal s reports 128 + s.
+        if (code > 128 && code < 128 + 32) {
+            int signal = code - 128;
+            String name = switch (signal) {
+                case 1 -> "SIGHUP";
+                case 2 -> "SIGINT";
+                case 3 -> "SIGQUIT";
+                case 4 -> "SIGILL";
+                case 6 -> "SIGABRT";
+                case 7 -> "SIGBUS";
+                case 8 -> "SIGFPE";
+                case 9 -> "SIGKILL";
+                case 11 -> "SIGSEGV";
+                case 13 -> "SIGPIPE";
+                case 15 -> "SIGTERM";
+                default -> "signal " + signal;
+            };
+            return "rank " + rank + " was killed by signal " + signal + " (" + name + ", exit code " + code + ")";
+        }
+        return "rank " + rank + " exited with code " + code;
+    }
+
+    /** A port that was free a moment ago on {@code host}. */
+    static int freePort(String host) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new DiffuseException("cannot find a free port on " + host + " (diffuse.dist.master-addr): " + e.getMessage(), e);
+        }
+    }
+
+    private static void stopAll(List<Process> procs) {
+        for (Process p : procs) {
+            p.destroy();
+        }
+        long deadline = System.nanoTime() + STOP_GRACE.toNanos();
+        for (Process p : procs) {
+            try {
+                if (!p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    p.destroyForcibly().waitFor(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static Thread pump(InputStream in, PrintWriter to, String prefix, int rank) {
+        Thread t = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    synchronized (to) {
+                        to.println(prefix + line);
+                        to.flush();
+                    }
+                }
+            } catch (IOException e) {
+                // The stream closes when the process is stopped; nothing more to copy.
+            } catch (UncheckedIOException e) {
+                // same
+            }
+        }, "rank-" + rank + "-output");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+}
