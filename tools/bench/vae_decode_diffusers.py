@@ -45,7 +45,7 @@ def main():
     peak = status_kb("VmHWM")
     s = shape[2] * shape[3] * shape[4]
     print(f"diffusers decode latent {shape} (mid-block S={s}, S x S mask {s * s * 4 / 2**30:.2f} GiB): "
-          f"warm-up {times[0]:.2f} s, best {min(times[1:]):.2f} s, "
+          f"warm-up {times[0]:.2f} s, best {min(times[1:] or times):.2f} s, "
           f"peak RSS growth {(peak - rss_before) / 2**20:.2f} GiB (VmHWM {peak / 2**20:.2f} GiB)")
     save_file({"latent": latent.contiguous(), "sample": sample.contiguous()}, args.out)
 

@@ -4,7 +4,7 @@ import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.conv3d;
 import static org.bytedeco.pytorch.global.torch.pad;
 import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
-import static org.bytedeco.pytorch.global.torch.silu;
+import static org.bytedeco.pytorch.global.torch.silu_;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
@@ -23,6 +23,7 @@ import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -194,6 +195,16 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         return result;
     }
 
+    /**
+     * Frees {@code t} now rather than when its scope closes (as Python frees a tensor when its last
+     * reference goes), unless it is {@code keep}, a tensor the caller owns. Keeps peak memory down.
+     */
+    private static void free(Tensor t, Tensor keep) {
+        if (t != keep) {
+            t.close();
+        }
+    }
+
     private static Tensor conv(Tensor x, Params.Param weight, Params.Param bias) {
         return conv3d(x, weight.get(), new TensorOptional(bias.get()), new long[] {1, 1, 1}, new long[] {0, 0, 0},
                 new long[] {1, 1, 1}, 1);
@@ -218,11 +229,23 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
     // ---------------------------------------------------------------------------------------------
     // modules, in diffusers' order
 
-    /** {@code HunyuanVideo15CausalConv3d}: replicate padding (W, H both sides; T 2 in front), conv. */
+    /**
+     * Largest input chunk (elements) a causal conv processes at once; bigger inputs are convolved in
+     * runs of frames. Package-private so tests can force chunking on tiny inputs.
+     */
+    static long convChunkElements = 1L << 24;
+
+    /**
+     * {@code HunyuanVideo15CausalConv3d}: replicate padding (W, H both sides; T 2 in front), conv.
+     * Large inputs run in chunks of frames (each output frame needs only its two predecessors), so
+     * the padded copy and the conv library's work buffers stay small; each output value is the same
+     * sum over the same inputs.
+     */
     static final class HunyuanVideo15CausalConv3d {
         private final Params.Param weight;
         private final Params.Param bias;
         private final long[] timeCausalPadding;
+        private final int kernel;
 
         HunyuanVideo15CausalConv3d(Params p, int in, int out, int kernel) {
             Params conv = p.child("conv");
@@ -230,10 +253,54 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             this.bias = conv.declare("bias", out);
             // F.pad order: (W left, W right, H top, H bottom, T front, T back)
             this.timeCausalPadding = new long[] {kernel / 2, kernel / 2, kernel / 2, kernel / 2, kernel - 1, 0};
+            this.kernel = kernel;
         }
 
         Tensor forward(Tensor x) {
-            return scoped(() -> conv(pad(x, timeCausalPadding, "replicate", new DoubleOptional()), weight, bias));
+            long frames = x.size(2);
+            long perFrame = x.numel() / Math.max(1, frames);
+            long chunk = Math.max(1, convChunkElements / Math.max(1, perFrame));
+            if (chunk >= frames) {
+                return scoped(() -> conv(pad(x, timeCausalPadding, "replicate", new DoubleOptional()), weight, bias));
+            }
+            return scoped(() -> {
+                Tensor out = null;
+                for (long t0 = 0; t0 < frames; t0 += chunk) {
+                    long t1 = Math.min(frames, t0 + chunk);
+                    long first = Math.max(0, t0 - (kernel - 1)); // the causal window reaches kernel-1 frames back
+                    long front = (kernel - 1) - (t0 - first); // frames before frame 0: replicate it
+                    long[] padding = {kernel / 2, kernel / 2, kernel / 2, kernel / 2, front, 0};
+                    try (PointerScope part = new PointerScope()) {
+                        Tensor y = conv(pad(x.narrow(2, first, t1 - first), padding, "replicate", new DoubleOptional()),
+                                weight, bias);
+                        if (out == null) {
+                            out = torch.empty(new long[] {y.size(0), y.size(1), frames, y.size(3), y.size(4)},
+                                    y.options(), new org.bytedeco.pytorch.MemoryFormatOptional());
+                            // out must outlive this chunk's scope
+                            out.retainReference();
+                        }
+                        out.narrow(2, t0, t1 - t0).copy_(y);
+                    }
+                }
+                PointerScope.getInnerScope().attach(out);
+                out.releaseReference();
+                return out;
+            });
+        }
+
+        /** {@link #forward} that frees {@code x} (a temporary of the caller) once it is no longer needed. */
+        Tensor forwardConsuming(Tensor x) {
+            long frames = x.size(2);
+            if (convChunkElements / Math.max(1, x.numel() / Math.max(1, frames)) < frames) {
+                Tensor y = forward(x); // chunked: reads x until the last chunk
+                x.close();
+                return y;
+            }
+            return scoped(() -> {
+                Tensor padded = pad(x, timeCausalPadding, "replicate", new DoubleOptional());
+                x.close();
+                return conv(padded, weight, bias);
+            });
         }
     }
 
@@ -272,9 +339,14 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                         .clamp_min(new Scalar(1e-12));
                 Tensor normalized = xf.div(denom);
                 if (half) {
-                    normalized = normalized.to(type);
+                    xf.close();
+                    Tensor cast = normalized.to(type);
+                    normalized.close();
+                    normalized = cast;
                 }
-                return normalized.mul(new Scalar(scale)).mul(gamma.get());
+                // normalized * scale * gamma, in place on our own tensor (same arithmetic)
+                normalized.mul_(new Scalar(scale)).mul_(gamma.get());
+                return normalized;
             });
         }
     }
@@ -297,10 +369,17 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
 
         Tensor forward(Tensor x) {
             return scoped(() -> {
-                Tensor h = conv1.forward(silu(norm1.forward(x)));
-                h = conv2.forward(silu(norm2.forward(h)));
+                Tensor n = norm1.forward(x);
+                silu_(n); // SiLU in place on the norm's output: same values, one tensor fewer
+                Tensor h = conv1.forwardConsuming(n);
+                n = norm2.forward(h);
+                h.close();
+                silu_(n);
+                h = conv2.forwardConsuming(n);
                 Tensor residual = convShortcut != null ? convShortcut.forward(x) : x;
-                return h.add(residual);
+                h.add_(residual);
+                free(residual, x);
+                return h;
             });
         }
     }
@@ -326,6 +405,13 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             this.projOut = new Conv1x1(p.child("proj_out"), channels, channels);
         }
 
+        /** (B, C, F, H, W) -> (B, C, S) -> (B, S, C) -> (B, 1, S, C), contiguous. */
+        private static Tensor tokens(Tensor t, long b, long c, long s) {
+            Tensor out = scoped(() -> t.reshape(b, c, s).permute(0, 2, 1).unsqueeze(1).contiguous());
+            t.close();
+            return out;
+        }
+
         Tensor forward(Tensor identity) {
             return scoped(() -> {
                 Tensor x = norm.forward(identity);
@@ -336,9 +422,10 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 long w = x.size(4);
                 long hw = h * w;
                 // (B, C, F, H, W) -> (B, C, S) -> (B, S, C) -> (B, 1, S, C)
-                Tensor q = toQ.forward(x).reshape(b, c, f * hw).permute(0, 2, 1).unsqueeze(1).contiguous();
-                Tensor k = toK.forward(x).reshape(b, c, f * hw).permute(0, 2, 1).unsqueeze(1).contiguous();
-                Tensor v = toV.forward(x).reshape(b, c, f * hw).permute(0, 2, 1).unsqueeze(1).contiguous();
+                Tensor q = tokens(toQ.forward(x), b, c, f * hw);
+                Tensor k = tokens(toK.forward(x), b, c, f * hw);
+                Tensor v = tokens(toV.forward(x), b, c, f * hw);
+                x.close();
                 TensorVector perFrame = new TensorVector();
                 for (long i = 0; i < f; i++) {
                     // queries of frame i (B, 1, HW, C) against keys/values of frames 0..i (B, 1, (i+1)HW, C)
@@ -348,9 +435,13 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                             v.narrow(2, 0, (frame + 1) * hw))));
                 }
                 Tensor attn = cat(perFrame, 2);
+                perFrame.close();
+                q.close();
+                k.close();
+                v.close();
                 // (B, 1, S, C) -> (B, F, H, W, C) -> (B, C, F, H, W)
                 Tensor out = attn.squeeze(1).reshape(b, f, h, w, c).permute(0, 4, 1, 2, 3);
-                return projOut.forward(out).add(identity);
+                return projOut.forward(out).add_(identity);
             });
         }
     }
@@ -399,23 +490,43 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 Tensor shortcut;
                 long t = x.size(2);
                 if (addTemporalUpsample) {
-                    Tensor hFirst = upsampleRearrange(frames(h, 0, 1), 1, 2, 2);
-                    hFirst = hFirst.narrow(1, 0, hFirst.size(1) / 2);
-                    Tensor xFirst = repeatInterleave(upsampleRearrange(frames(x, 0, 1), 1, 2, 2), repeats / 2, 1);
+                    Tensor conv = h;
+                    Tensor hFirst = scoped(() -> {
+                        Tensor all = upsampleRearrange(frames(conv, 0, 1), 1, 2, 2);
+                        return all.narrow(1, 0, all.size(1) / 2);
+                    });
+                    Tensor xFirst = scoped(
+                            () -> repeatInterleave(upsampleRearrange(frames(x, 0, 1), 1, 2, 2), repeats / 2, 1));
                     if (t > 1) { // T = 1 (an image): the "next frames" branch is empty
-                        Tensor hNext = upsampleRearrange(frames(h, 1, t - 1), r1, 2, 2);
+                        Tensor hNext = scoped(() -> upsampleRearrange(frames(conv, 1, t - 1), r1, 2, 2));
+                        h.close();
                         h = cat2(hFirst, hNext, 2);
-                        Tensor xNext = repeatInterleave(upsampleRearrange(frames(x, 1, t - 1), r1, 2, 2), repeats, 1);
+                        hFirst.close();
+                        hNext.close();
+                        Tensor xNext = scoped(
+                                () -> repeatInterleave(upsampleRearrange(frames(x, 1, t - 1), r1, 2, 2), repeats, 1));
                         shortcut = cat2(xFirst, xNext, 2);
+                        xFirst.close();
+                        xNext.close();
                     } else {
                         h = hFirst;
                         shortcut = xFirst;
                     }
                 } else {
-                    h = upsampleRearrange(h, r1, 2, 2);
-                    shortcut = upsampleRearrange(repeatInterleave(x, repeats, 1), r1, 2, 2);
+                    // h + unpack(repeat_interleave(x)) == unpack(h_packed + repeat_interleave(x)): the unpack
+                    // is a permutation, so add before it, broadcasting x over the repeats instead of
+                    // materialising the repeat (same sums, two full-size tensors fewer)
+                    try (PointerScope add = new PointerScope()) {
+                        h.view(h.size(0), x.size(1), repeats, h.size(2), h.size(3), h.size(4)).add_(x.unsqueeze(2));
+                    }
+                    Tensor packed = h;
+                    h = scoped(() -> upsampleRearrange(packed, r1, 2, 2));
+                    packed.close();
+                    return h;
                 }
-                return h.add(shortcut);
+                h.add_(shortcut);
+                shortcut.close();
+                return h;
             });
         }
     }
@@ -444,30 +555,47 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 Tensor shortcut;
                 long t = x.size(2);
                 if (addTemporalDownsample) {
-                    Tensor hFirst = downsampleRearrange(frames(h, 0, 1), 1, 2, 2);
-                    hFirst = cat2(hFirst, hFirst, 1);
+                    Tensor conv = h;
+                    Tensor hFirst = scoped(() -> {
+                        Tensor first = downsampleRearrange(frames(conv, 0, 1), 1, 2, 2);
+                        return cat2(first, first, 1);
+                    });
                     long hc = hFirst.size(1);
-                    Tensor xFirst = downsampleRearrange(frames(x, 0, 1), 1, 2, 2);
                     // (B, C, T, H, W) -> (B, hc, group/2, T, H, W) -> mean over the group
-                    xFirst = meanDim(xFirst.view(xFirst.size(0), hc, groupSize / 2, xFirst.size(2), xFirst.size(3),
-                            xFirst.size(4)), 2);
+                    Tensor xFirst = scoped(() -> {
+                        Tensor r = downsampleRearrange(frames(x, 0, 1), 1, 2, 2);
+                        return meanDim(r.view(r.size(0), hc, groupSize / 2, r.size(2), r.size(3), r.size(4)), 2);
+                    });
                     if (t > 1) { // T = 1 (an image): the "next frames" branch is empty
-                        Tensor hNext = downsampleRearrange(frames(h, 1, t - 1), r1, 2, 2);
+                        Tensor hNext = scoped(() -> downsampleRearrange(frames(conv, 1, t - 1), r1, 2, 2));
+                        h.close();
                         h = cat2(hFirst, hNext, 2);
-                        Tensor xNext = downsampleRearrange(frames(x, 1, t - 1), r1, 2, 2);
-                        xNext = meanDim(xNext.view(xNext.size(0), hc, groupSize, xNext.size(2), xNext.size(3),
-                                xNext.size(4)), 2);
+                        hFirst.close();
+                        hNext.close();
+                        Tensor xNext = scoped(() -> {
+                            Tensor r = downsampleRearrange(frames(x, 1, t - 1), r1, 2, 2);
+                            return meanDim(r.view(r.size(0), hc, groupSize, r.size(2), r.size(3), r.size(4)), 2);
+                        });
                         shortcut = cat2(xFirst, xNext, 2);
+                        xFirst.close();
+                        xNext.close();
                     } else {
                         h = hFirst;
                         shortcut = xFirst;
                     }
                 } else {
-                    h = downsampleRearrange(h, r1, 2, 2);
-                    Tensor s = downsampleRearrange(x, r1, 2, 2);
-                    shortcut = meanDim(s.view(s.size(0), h.size(1), groupSize, s.size(2), s.size(3), s.size(4)), 2);
+                    Tensor conv = h;
+                    h = scoped(() -> downsampleRearrange(conv, r1, 2, 2));
+                    conv.close();
+                    long hc = h.size(1);
+                    shortcut = scoped(() -> {
+                        Tensor r = downsampleRearrange(x, r1, 2, 2);
+                        return meanDim(r.view(r.size(0), hc, groupSize, r.size(2), r.size(3), r.size(4)), 2);
+                    });
                 }
-                return h.add(shortcut);
+                h.add_(shortcut);
+                shortcut.close();
+                return h;
             });
         }
     }
@@ -489,8 +617,10 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             return scoped(() -> {
                 Tensor h = resnets.get(0).forward(x);
                 for (int i = 0; i < attentions.size(); i++) {
-                    h = attentions.get(i).forward(h);
-                    h = resnets.get(i + 1).forward(h);
+                    Tensor next = attentions.get(i).forward(h);
+                    h.close();
+                    h = resnets.get(i + 1).forward(next);
+                    next.close();
                 }
                 return h;
             });
@@ -514,9 +644,16 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         Tensor forward(Tensor x) {
             Tensor h = x;
             for (HunyuanVideo15ResnetBlock resnet : resnets) {
-                h = resnet.forward(h);
+                Tensor next = resnet.forward(h);
+                free(h, x);
+                h = next;
             }
-            return downsampler != null ? downsampler.forward(h) : h;
+            if (downsampler != null) {
+                Tensor next = downsampler.forward(h);
+                free(h, x);
+                h = next;
+            }
+            return h;
         }
     }
 
@@ -537,9 +674,16 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         Tensor forward(Tensor x) {
             Tensor h = x;
             for (HunyuanVideo15ResnetBlock resnet : resnets) {
-                h = resnet.forward(h);
+                Tensor next = resnet.forward(h);
+                free(h, x);
+                h = next;
             }
-            return upsampler != null ? upsampler.forward(h) : h;
+            if (upsampler != null) {
+                Tensor next = upsampler.forward(h);
+                free(h, x);
+                h = next;
+            }
+            return h;
         }
     }
 
@@ -584,12 +728,19 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
             return scoped(() -> {
                 Tensor h = convIn.forward(x);
                 for (HunyuanVideo15DownBlock3D block : downBlocks) {
-                    h = block.forward(h);
+                    Tensor next = block.forward(h);
+                    h.close();
+                    h = next;
                 }
-                h = midBlock.forward(h);
+                Tensor mid = midBlock.forward(h);
+                h.close();
                 // (B, C, F, H, W) -> (B, C / group, group, F, H, W) -> mean over the group
-                Tensor shortCut = meanDim(h.view(h.size(0), -1, groupSize, h.size(2), h.size(3), h.size(4)), 2);
-                h = convOut.forward(silu(normOut.forward(h)));
+                Tensor shortCut = scoped(() -> meanDim(
+                        mid.view(mid.size(0), -1, groupSize, mid.size(2), mid.size(3), mid.size(4)), 2));
+                Tensor n = normOut.forward(mid);
+                mid.close();
+                silu_(n);
+                h = convOut.forwardConsuming(n);
                 return h.add_(shortCut);
             });
         }
@@ -637,12 +788,21 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
 
         Tensor forward(Tensor z) {
             return scoped(() -> {
-                Tensor h = convIn.forward(z).add(repeatInterleave(z, repeat, 1));
-                h = midBlock.forward(h);
+                Tensor repeated = repeatInterleave(z, repeat, 1);
+                Tensor h = convIn.forward(z).add_(repeated);
+                repeated.close();
+                Tensor next = midBlock.forward(h);
+                h.close();
+                h = next;
                 for (HunyuanVideo15UpBlock3D block : upBlocks) {
-                    h = block.forward(h);
+                    next = block.forward(h);
+                    h.close();
+                    h = next;
                 }
-                return convOut.forward(silu(normOut.forward(h)));
+                Tensor n = normOut.forward(h);
+                h.close();
+                silu_(n);
+                return convOut.forwardConsuming(n);
             });
         }
     }

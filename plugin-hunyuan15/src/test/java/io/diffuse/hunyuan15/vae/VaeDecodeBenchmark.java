@@ -61,6 +61,9 @@ public final class VaeDecodeBenchmark {
                 }
             }
             long peak = statusKb("VmHWM");
+            if (repeat == 0) {
+                best = warmup;
+            }
             long sTokens = latent.size(2) * latent.size(3) * latent.size(4);
             System.out.printf("java decode latent (%d, %d, %d, %d, %d) (mid-block S=%d): warm-up %.2f s, best %.2f s, "
                     + "peak RSS growth %.2f GiB (VmHWM %.2f GiB), max abs diff vs diffusers %.3g%n",

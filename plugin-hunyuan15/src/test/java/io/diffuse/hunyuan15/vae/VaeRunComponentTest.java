@@ -7,6 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.model.ComponentRunner;
+import io.diffuse.api.model.ModelProvider;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
+import io.diffuse.testkit.LocalRuntimeContext;
+import java.nio.file.Path;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.core.registry.ServiceLoaderRegistry;
@@ -16,16 +22,20 @@ import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * run-component on a tiny VAE no other test loads ("B": other seed, channels and depth), given as
- * a pipeline root: the vae-encode / vae-decode runners with the "local" and "tiled" executors found
- * through ServiceLoader, inputs read from and outputs compared with diffusers' safetensors. Max abs
+ * a pipeline root: the hunyuanvideo-1.5 provider's vae-encode / vae-decode runners with the "local"
+ * and "tiled" executors, all found through ServiceLoader as the engine finds them; inputs read from
+ * diffusers' safetensors, outputs written to a file and read back, compared with diffusers'. Max abs
  * error 1e-4 in fp32 (see AutoencoderKLHunyuanVideo15GoldenTest for why).
  */
 class VaeRunComponentTest {
     private static final double TOLERANCE = 1e-4;
     private final CheckpointLoader loader = VaeFixtures.loader();
+    @TempDir
+    Path dir;
 
     private static VaeExecutor executor(String name) {
         // as the engine finds it: registered in engine-core's META-INF/services
@@ -34,15 +44,20 @@ class VaeRunComponentTest {
 
     private void check(String component, String caseName, String executorName) {
         TilingSettings tiling = VaeFixtures.tilingOf(caseName);
-        VaeTestContext ctx = new VaeTestContext(loader, executor(executorName), tiling);
+        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor(executorName), tiling);
         boolean encode = component.equals(VaeComponentRunner.ENCODE);
+        ModelProvider provider = new HunyuanVideo15ModelProvider();
+        assertTrue(provider.recognizes(VaeFixtures.UNSEEN));
         try (PointerScope scope = new PointerScope();
-                VaeComponentRunner runner = VaeComponentRunner.open(component, VaeFixtures.UNSEEN, ctx)) {
+                ComponentRunner runner = provider.component(component, VaeFixtures.UNSEEN, ctx)) {
+            // as run-component does: inputs file -> runner -> outputs file
             Map<String, Tensor> inputs = loader.readTensors(VaeFixtures.UNSEEN.resolve(caseName));
             assertEquals(Set.of(encode ? "sample" : "latent"), runner.requiredInputs());
             Map<String, Tensor> only = new HashMap<>();
             only.put(encode ? "sample" : "latent", inputs.get(encode ? "sample" : "latent"));
-            Map<String, Tensor> out = runner.run(only);
+            Path outFile = dir.resolve("out.safetensors");
+            loader.writeTensors(outFile, runner.run(only));
+            Map<String, Tensor> out = loader.readTensors(outFile);
             String name = encode ? "latent" : "sample";
             double err = maxAbsDiff(out.get(name), inputs.get(name));
             System.out.printf("%s %s via %s: max abs error %.3g%n", component, caseName, executorName, err);
@@ -72,7 +87,7 @@ class VaeRunComponentTest {
 
     @Test
     void missingInputIsAClearError() {
-        VaeTestContext ctx = new VaeTestContext(loader, executor("local"), TilingSettings.defaults(false));
+        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
         try (PointerScope scope = new PointerScope();
                 VaeComponentRunner runner = VaeComponentRunner.open(VaeComponentRunner.DECODE, VaeFixtures.UNSEEN, ctx)) {
             DiffuseException e = assertThrows(DiffuseException.class,
@@ -85,8 +100,15 @@ class VaeRunComponentTest {
     }
 
     @Test
+    void providerListsVaeComponentsAndRecognizesAVaeFolder() {
+        ModelProvider provider = new HunyuanVideo15ModelProvider();
+        assertTrue(provider.components().containsAll(Set.of("vae-encode", "vae-decode")), provider.components().toString());
+        assertTrue(provider.recognizes(VaeFixtures.UNSEEN.resolve("vae")));
+    }
+
+    @Test
     void unknownComponentIsRejected() {
-        VaeTestContext ctx = new VaeTestContext(loader, executor("local"), TilingSettings.defaults(false));
+        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> VaeComponentRunner.open("vae", VaeFixtures.UNSEEN, ctx));
         assertTrue(e.getMessage().contains("vae-encode or vae-decode"), e.getMessage());

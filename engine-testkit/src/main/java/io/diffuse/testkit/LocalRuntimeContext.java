@@ -1,0 +1,82 @@
+package io.diffuse.testkit;
+
+import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.parallel.ParallelStrategy;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.api.vae.TilingSettings;
+import io.diffuse.api.vae.VaeExecutor;
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.local.LocalStrategy;
+import io.diffuse.core.local.SingleRankGroups;
+import org.bytedeco.pytorch.Device;
+
+/**
+ * A one-rank {@link RuntimeContext} for tests: CPU, the engine's checkpoint loader, single-rank
+ * process groups and the "local" strategy. A VAE executor is optional; asking for one that was not
+ * given is an error.
+ */
+public final class LocalRuntimeContext implements RuntimeContext {
+    private final DType dtype;
+    private final CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
+    private final ProcessGroups groups = new SingleRankGroups();
+    private final ParallelStrategy strategy = new LocalStrategy();
+    private final VaeExecutor vaeExecutor;
+    private final TilingSettings tiling;
+
+    /** A context computing in {@code dtype}, with no VAE executor. */
+    public LocalRuntimeContext(DType dtype) {
+        this(dtype, null, TilingSettings.defaults(false));
+    }
+
+    /** A context computing in {@code dtype} with the given VAE executor and tiling. */
+    public LocalRuntimeContext(DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
+        this.dtype = dtype;
+        this.vaeExecutor = vaeExecutor;
+        this.tiling = tiling;
+    }
+
+    @Override
+    public Device device() {
+        return new Device("cpu");
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public CheckpointLoader checkpoints() {
+        return checkpoints;
+    }
+
+    @Override
+    public ProcessGroups groups() {
+        return groups;
+    }
+
+    @Override
+    public ParallelStrategy strategy() {
+        return strategy;
+    }
+
+    @Override
+    public VaeExecutor vaeExecutor() {
+        if (vaeExecutor == null) {
+            throw new IllegalStateException("this test context was built without a VAE executor; pass one to the constructor");
+        }
+        return vaeExecutor;
+    }
+
+    @Override
+    public TilingSettings tiling() {
+        return tiling;
+    }
+
+    @Override
+    public boolean vaeResultOnAllRanks() {
+        return true;
+    }
+}

@@ -1,0 +1,83 @@
+package io.diffuse.hunyuan15;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.model.ComponentRunner;
+import io.diffuse.api.model.ModelProvider;
+import io.diffuse.api.model.ModelSource;
+import io.diffuse.api.model.Pipeline;
+import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.transformer.TransformerComponentRunner;
+import io.diffuse.hunyuan15.vae.VaeComponentRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.BiFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.osgi.service.component.annotations.Component;
+
+/** The "hunyuanvideo-1.5" model family: HunyuanVideo 1.5 in diffusers layout. */
+@Component(service = ModelProvider.class, property = ModelProvider.FAMILY_PROPERTY + "=" + HunyuanVideo15ModelProvider.FAMILY)
+public final class HunyuanVideo15ModelProvider implements ModelProvider {
+    /** The family name. */
+    public static final String FAMILY = "hunyuanvideo-1.5";
+    private static final Pattern CLASS_NAME = Pattern.compile("\"_class_name\"\\s*:\\s*\"([^\"]*)\"");
+
+    /** Component name -> loader; add an entry to add a component. */
+    private static final Map<String, BiFunction<Path, RuntimeContext, ComponentRunner>> COMPONENTS = new TreeMap<>(Map.of(
+            TransformerComponentRunner.NAME, TransformerComponentRunner::new,
+            VaeComponentRunner.ENCODE, (dir, ctx) -> VaeComponentRunner.open(VaeComponentRunner.ENCODE, dir, ctx),
+            VaeComponentRunner.DECODE, (dir, ctx) -> VaeComponentRunner.open(VaeComponentRunner.DECODE, dir, ctx)));
+
+    @Override
+    public String family() {
+        return FAMILY;
+    }
+
+    @Override
+    public String description() {
+        return "HunyuanVideo 1.5 (diffusers layout): transformer, VAE";
+    }
+
+    @Override
+    public boolean recognizes(Path dir) {
+        return classNameIn(dir.resolve("model_index.json")).startsWith("HunyuanVideo15")
+                || classNameIn(dir.resolve("config.json")).startsWith("HunyuanVideo15")
+                || classNameIn(dir.resolve("config.json")).equals("AutoencoderKLHunyuanVideo15");
+    }
+
+    /** The {@code _class_name} of a diffusers JSON file, or "" when absent or unreadable. */
+    private static String classNameIn(Path json) {
+        if (!Files.isRegularFile(json)) {
+            return "";
+        }
+        try {
+            Matcher m = CLASS_NAME.matcher(Files.readString(json));
+            return m.find() ? m.group(1) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    @Override
+    public Pipeline load(ModelSource source, RuntimeContext context) {
+        throw new DiffuseException("full pipeline generation arrives with `diffuse generate`");
+    }
+
+    @Override
+    public Set<String> components() {
+        return COMPONENTS.keySet();
+    }
+
+    @Override
+    public ComponentRunner component(String name, Path dir, RuntimeContext context) {
+        BiFunction<Path, RuntimeContext, ComponentRunner> factory = COMPONENTS.get(name);
+        if (factory == null) {
+            throw new IllegalArgumentException("unknown " + FAMILY + " component '" + name + "'; available: " + components());
+        }
+        return factory.apply(dir, context);
+    }
+}

@@ -1,0 +1,263 @@
+package io.diffuse.hunyuan15.transformer;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.checkpoint.Checkpoint;
+import io.diffuse.api.parallel.SequenceLayout;
+import io.diffuse.api.parallel.SequenceParallelAttention;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.hunyuan15.transformer.Modules.HunyuanVideo15ByT5TextProjection;
+import io.diffuse.hunyuan15.transformer.Modules.HunyuanVideo15ImageProjection;
+import io.diffuse.hunyuan15.transformer.Modules.Linear;
+import io.diffuse.hunyuan15.transformer.Modules.TimestepEmbedding;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * HunyuanVideo 1.5's diffusion transformer, a port of diffusers' HunyuanVideo15Transformer3DModel
+ * (field names follow the checkpoint keys). Padded text tokens are dropped instead of masked, which
+ * gives diffusers' result without fully masked attention rows. Video tokens are sharded through the
+ * {@link SequenceParallelAttention} right after patch embedding and gathered before unpatchify, so
+ * any parallel strategy plugs in without a change here.
+ */
+public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
+    private static final double EPS = 1e-6;
+
+    /** Forward arguments, named as diffusers names them. Masks are (B, L), non-zero where a token is real. */
+    public record Inputs(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderAttentionMask,
+            Tensor encoderHiddenStates2, Tensor encoderAttentionMask2, Tensor imageEmbeds, Tensor timestepR) {
+    }
+
+    private final HunyuanVideo15TransformerConfig config;
+    private final DType dtype;
+    private final Device device;
+    private final Weights weights;
+
+    private final Tensor xEmbedderWeight;
+    private final Tensor xEmbedderBias;
+    private final HunyuanVideo15ImageProjection imageEmbedder;
+    private final HunyuanVideo15TokenRefiner contextEmbedder;
+    private final HunyuanVideo15ByT5TextProjection contextEmbedder2;
+    /** time_embed.timestep_embedder and, for meanflow models, time_embed.timestep_embedder_r. */
+    private final TimestepEmbedding timeEmbedder;
+    private final TimestepEmbedding timeEmbedderR;
+    private final Tensor condTypeEmbed;
+    private final HunyuanVideo15RotaryPosEmbed rope;
+    private final List<HunyuanVideo15TransformerBlock> transformerBlocks = new ArrayList<>();
+    private final Linear normOutLinear;
+    private final Linear projOut;
+
+    private HunyuanVideo15Transformer3DModel(HunyuanVideo15TransformerConfig config, Weights w, DType dtype, Device device) {
+        this.config = config;
+        this.weights = w;
+        this.dtype = dtype;
+        this.device = device;
+        xEmbedderWeight = w.get("x_embedder.proj.weight");
+        xEmbedderBias = w.get("x_embedder.proj.bias");
+        imageEmbedder = HunyuanVideo15ImageProjection.of(w, "image_embedder");
+        contextEmbedder = new HunyuanVideo15TokenRefiner(w, "context_embedder", config);
+        contextEmbedder2 = HunyuanVideo15ByT5TextProjection.of(w, "context_embedder_2");
+        timeEmbedder = TimestepEmbedding.of(w, "time_embed.timestep_embedder");
+        timeEmbedderR = config.useMeanflow() ? TimestepEmbedding.of(w, "time_embed.timestep_embedder_r") : null;
+        condTypeEmbed = w.get("cond_type_embed.weight");
+        rope = new HunyuanVideo15RotaryPosEmbed(config.ropeAxesDim(), config.ropeTheta());
+        for (int i = 0; i < config.numLayers(); i++) {
+            transformerBlocks.add(new HunyuanVideo15TransformerBlock(w, "transformer_blocks." + i, config.numAttentionHeads()));
+        }
+        normOutLinear = Linear.of(w, "norm_out.linear");
+        projOut = Linear.of(w, "proj_out");
+    }
+
+    /** Builds the model from a checkpoint: config.json decides the architecture; names and shapes are checked strictly. */
+    public static HunyuanVideo15Transformer3DModel load(Checkpoint checkpoint, DType dtype, Device device) {
+        HunyuanVideo15TransformerConfig config = HunyuanVideo15TransformerConfig.fromMap(checkpoint.config());
+        Weights w = Weights.load(checkpoint, config.expectedShapes(), dtype, device);
+        return new HunyuanVideo15Transformer3DModel(config, w, dtype, device);
+    }
+
+    public HunyuanVideo15TransformerConfig config() {
+        return config;
+    }
+
+    private ScalarType runType() {
+        return switch (dtype) {
+            case FP32 -> ScalarType.Float;
+            case BF16 -> ScalarType.BFloat16;
+            case FP16 -> ScalarType.Half;
+        };
+    }
+
+    /**
+     * One forward pass: (B, in_channels, T, H, W) -> (B, out_channels, T, H, W) in the run dtype. The
+     * result is attached to the caller's PointerScope (or retained when there is none).
+     */
+    public Tensor forward(Inputs in, SequenceParallelAttention attention) {
+        PointerScope outer = PointerScope.getInnerScope();
+        try (PointerScope scope = new PointerScope()) {
+            check(in);
+            long batch = in.hiddenStates().size(0);
+            // diffusers decides T2V for the whole batch: all image_embeds zero.
+            boolean t2v = in.imageEmbeds().eq(new Scalar(0)).all().item().toBool();
+            Tensor[] samples = new Tensor[(int) batch];
+            for (int b = 0; b < batch; b++) {
+                samples[b] = forwardOne(in, b, t2v, attention);
+            }
+            return Nn.escape(batch == 1 ? samples[0] : Nn.cat(0, samples), outer);
+        }
+    }
+
+    private Tensor row(Tensor t, int b) {
+        return t.narrow(0, b, 1).to(device, runType());
+    }
+
+    /** Indices of the non-zero entries of mask row b. */
+    private static Tensor validIndex(Tensor mask, int b) {
+        return mask.select(0, b).ne(new Scalar(0)).nonzero().reshape(-1);
+    }
+
+    private Tensor forwardOne(Inputs in, int b, boolean t2v, SequenceParallelAttention attention) {
+        int pt = config.patchSizeT();
+        int p = config.patchSize();
+        Tensor x = row(in.hiddenStates(), b);
+        long frames = x.size(2) / pt;
+        long height = x.size(3) / p;
+        long width = x.size(4) / p;
+
+        // 1. RoPE tables, fp32: (N, head_dim)
+        Tensor[] cosSin = rope.forward(frames, height, width);
+
+        // 2. Conditioning vector
+        Tensor timestep = in.timestep().narrow(0, b, 1).to(ScalarType.Float);
+        Tensor temb = timeEmbedder.forward(Nn.timestepProjection(timestep, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
+                .to(device, runType()));
+        if (in.timestepR() != null) {
+            Tensor r = in.timestepR().narrow(0, b, 1).to(ScalarType.Float);
+            temb = temb.add(timeEmbedderR.forward(Nn.timestepProjection(r, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
+                    .to(device, runType())));
+        }
+
+        // 3. Patch embed: conv with kernel = stride = patch; (1, D, T', H', W') -> (1, N, D)
+        Tensor img = torch.conv3d(x, xEmbedderWeight, new TensorOptional(xEmbedderBias), new long[] {pt, p, p},
+                new long[] {0, 0, 0}, new long[] {1, 1, 1}, 1).flatten(2, -1).transpose(1, 2);
+
+        // 4. Context tokens, valid ones only, ordered [image, ByT5, Qwen] like diffusers' valid prefix.
+        List<Tensor> context = new ArrayList<>();
+        if (!t2v) {
+            Tensor image = imageEmbedder.forward(row(in.imageEmbeds(), b));
+            context.add(image.add(condTypeEmbed.select(0, 2)));
+        }
+        Tensor byt5Index = validIndex(in.encoderAttentionMask2(), b);
+        if (byt5Index.size(0) > 0) {
+            Tensor byt5 = row(in.encoderHiddenStates2(), b).index_select(1, byt5Index.to(device, ScalarType.Long));
+            context.add(contextEmbedder2.forward(byt5).add(condTypeEmbed.select(0, 1)));
+        }
+        Tensor qwenIndex = validIndex(in.encoderAttentionMask(), b);
+        if (qwenIndex.size(0) == 0) {
+            throw new DiffuseException("encoder_attention_mask of batch item " + b + " marks no token as valid; the Qwen"
+                    + " text stream needs at least one real token (diffusers would divide by zero pooling it)");
+        }
+        Tensor qwen = row(in.encoderHiddenStates(), b).index_select(1, qwenIndex.to(device, ScalarType.Long));
+        context.add(contextEmbedder.forward(qwen, timestep).add(condTypeEmbed.select(0, 0)));
+        Tensor ctx = Nn.cat(1, context.toArray(new Tensor[0]));
+
+        // 5. Shard the video tokens and their RoPE rows; run the blocks on this rank's shard.
+        SequenceLayout layout = attention.layout(img.size(1));
+        Tensor imgState = new Tensor();
+        imgState.put(attention.shard(img, 1));
+        Tensor ctxState = new Tensor();
+        ctxState.put(ctx);
+        Tensor cos = attention.shard(cosSin[0], 0);
+        Tensor sin = attention.shard(cosSin[1], 0);
+        for (HunyuanVideo15TransformerBlock block : transformerBlocks) {
+            // Each block's temporaries die with its scope; only the two streams carry over.
+            try (PointerScope blockScope = new PointerScope()) {
+                Tensor[] out = block.forward(imgState, ctxState, temb, cos, sin, attention, layout);
+                imgState.put(out[0]);
+                ctxState.put(out[1]);
+            }
+        }
+
+        // 6. Output: AdaLayerNormContinuous chunks (scale, shift); proj_out; gather; unpatchify.
+        Tensor[] scaleShift = Modules.chunk(normOutLinear.forward(Nn.silu(temb)), 2);
+        Tensor y = projOut.forward(Nn.modulate(Nn.layerNorm(imgState, null, null, EPS), scaleShift[1], scaleShift[0]));
+        y = attention.gather(y, 1, layout);
+        // (1, N, C*pt*p*p) -> (1, T', H', W', C, pt, p, p) -> (1, C, T', pt, H', p, W', p) -> (1, C, T, H, W)
+        long c = config.outChannels();
+        return y.reshape(1, frames, height, width, c, pt, p, p).permute(0, 4, 1, 5, 2, 6, 3, 7)
+                .reshape(1, c, frames * pt, height * p, width * p);
+    }
+
+    private void check(Inputs in) {
+        require(in.hiddenStates(), "hidden_states");
+        require(in.timestep(), "timestep");
+        require(in.encoderHiddenStates(), "encoder_hidden_states");
+        require(in.encoderAttentionMask(), "encoder_attention_mask");
+        require(in.encoderHiddenStates2(), "encoder_hidden_states_2");
+        require(in.encoderAttentionMask2(), "encoder_attention_mask_2");
+        require(in.imageEmbeds(), "image_embeds");
+        Tensor x = in.hiddenStates();
+        long batch = x.size(0);
+        shape(x, "hidden_states", 5, 1, config.inChannels());
+        if (x.size(2) % config.patchSizeT() != 0 || x.size(3) % config.patchSize() != 0 || x.size(4) % config.patchSize() != 0) {
+            throw new DiffuseException("hidden_states " + Arrays.toString(x.sizes().vec().get()) + ": T, H, W must be multiples of the patch size "
+                    + config.patchSizeT() + "x" + config.patchSize() + "x" + config.patchSize());
+        }
+        shape(in.encoderHiddenStates(), "encoder_hidden_states", 3, 2, config.textEmbedDim());
+        shape(in.encoderHiddenStates2(), "encoder_hidden_states_2", 3, 2, config.textEmbed2Dim());
+        shape(in.imageEmbeds(), "image_embeds", 3, 2, config.imageEmbedDim());
+        mask(in.encoderAttentionMask(), "encoder_attention_mask", in.encoderHiddenStates(), batch);
+        mask(in.encoderAttentionMask2(), "encoder_attention_mask_2", in.encoderHiddenStates2(), batch);
+        for (Tensor t : new Tensor[] {in.encoderHiddenStates(), in.encoderHiddenStates2(), in.imageEmbeds()}) {
+            if (t.size(0) != batch) {
+                throw new DiffuseException("every input needs batch size " + batch + " (from hidden_states); got "
+                        + Arrays.toString(t.sizes().vec().get()));
+            }
+        }
+        scalarPerItem(in.timestep(), "timestep", batch);
+        if (in.timestepR() != null) {
+            if (!config.useMeanflow()) {
+                throw new DiffuseException("timestep_r was given but this transformer has use_meanflow=false; drop timestep_r");
+            }
+            scalarPerItem(in.timestepR(), "timestep_r", batch);
+        }
+    }
+
+    private static void require(Tensor t, String name) {
+        if (t == null) {
+            throw new DiffuseException("transformer input '" + name + "' is missing");
+        }
+    }
+
+    private static void shape(Tensor t, String name, int dims, int channelDim, long channels) {
+        if (t.dim() != dims || t.size(channelDim) != channels) {
+            throw new DiffuseException("transformer input '" + name + "' has shape " + Arrays.toString(t.sizes().vec().get())
+                    + "; expected " + dims + " dims with " + channels + " at dim " + channelDim + " (from config.json)");
+        }
+    }
+
+    private static void mask(Tensor mask, String name, Tensor states, long batch) {
+        if (mask.dim() != 2 || mask.size(0) != batch || mask.size(1) != states.size(1)) {
+            throw new DiffuseException("transformer input '" + name + "' has shape " + Arrays.toString(mask.sizes().vec().get())
+                    + "; expected (" + batch + ", " + states.size(1) + ")");
+        }
+    }
+
+    private static void scalarPerItem(Tensor t, String name, long batch) {
+        if (t.dim() != 1 || t.size(0) != batch) {
+            throw new DiffuseException("transformer input '" + name + "' has shape " + Arrays.toString(t.sizes().vec().get())
+                    + "; expected (" + batch + ",)");
+        }
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+    }
+}
