@@ -56,6 +56,20 @@ class TransformerRunComponentTest {
     }
 
     @Test
+    void configThatDoesNotFitTheWeightsIsRefusedByName() throws IOException {
+        Path src = HunyuanVideo15TransformerGoldenTest.fixtures().resolve("meanflow");
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("transformer"));
+        java.nio.file.Files.copy(src.resolve("diffusion_pytorch_model.safetensors"), dir.resolve("diffusion_pytorch_model.safetensors"));
+        String config = java.nio.file.Files.readString(src.resolve("config.json"));
+        java.nio.file.Files.writeString(dir.resolve("config.json"), config.replaceFirst("\"num_layers\": 3", "\"num_layers\": 4")
+                .replaceFirst("\"use_meanflow\": true", "\"use_meanflow\": false"));
+        DiffuseException e = assertThrows(DiffuseException.class, () -> provider.component("transformer", dir, ctx));
+        assertTrue(e.getMessage().contains("'transformer_blocks.3.attn.to_q.weight'")
+                && e.getMessage().contains("'time_embed.timestep_embedder_r.linear_1.weight' in diffusion_pytorch_model.safetensors"),
+                e.getMessage());
+    }
+
+    @Test
     void namesMissingAndUnexpectedInputs() {
         Path root = HunyuanVideo15TransformerGoldenTest.fixtures().resolve("meanflow");
         try (PointerScope scope = new PointerScope();
