@@ -46,11 +46,14 @@ import org.slf4j.LoggerFactory;
  *       earlier ranks when its run is shorter than a row). The blend arithmetic is
  *       {@link TilePlan#blendVertical}/{@link TilePlan#blendHorizontal} on the same values, so the
  *       bits match. Tile compute is fully parallel; only the cheap element-wise blend is sequential
- *       (its critical path is the single-rank blend time).</li>
- *   <li><b>Assemble.</b> Each rank crops its blended tiles into one flat band. With
- *       {@link VaeRun#resultOnAllRanks()} every band is broadcast over the world from its owner
- *       (exact sizes, no padding, no rank-0 relay), so ranks outside the VAE group get the result too;
- *       otherwise bands go point-to-point to world rank 0 only.</li>
+ *       (its critical path is the single-rank blend time). The first run needs no strips, so its
+ *       tiles are finalised one by one as they are computed.</li>
+ *   <li><b>Assemble.</b> Each finalised tile is cropped straight into the result on ranks that keep
+ *       it, and its raw output freed at once. Where only world rank 0 needs the result, every other
+ *       rank sends each cropped tile as its own message, which rank 0 copies into place; with
+ *       {@link VaeRun#resultOnAllRanks()} every cropped tile is broadcast over the world from its
+ *       owner (exact sizes, no padding, no relay), so ranks outside the VAE group get the result
+ *       too. Either way no rank holds a band of tiles beside the result.</li>
  * </ol>
  * Sizes of every message are known in advance from the plan and the tile output's (B, C, T) and
  * dtype, which a rank learns from its own tiles; when some world rank has no tile and the result is
@@ -63,8 +66,10 @@ import org.slf4j.LoggerFactory;
  * "local" executor for it. When only rank 0 needs the result, every other rank returns an empty
  * tensor (no elements).
  *
- * <p>Per-rank memory: its own tiles' raw outputs, its band, a few strips, and the result where the
- * result is needed. Traffic: the strips (one message per neighbouring pair of ranks) plus the bands.
+ * <p>Per-rank memory: VAE rank 0 holds the result, one raw tile output, at most a row of strips and
+ * one received tile; a later rank holds its own tiles' raw outputs until the previous rank's strips
+ * arrive, then trades each for its cropped copy in flight (plus the result where it keeps one).
+ * Traffic: the strips (one message per neighbouring pair of ranks) plus the cropped tiles.
  * {@link #lastRun()} reports both for the calling thread's last run.
  */
 @Component(service = VaeExecutor.class, property = VaeExecutor.NAME_PROPERTY + "=patch-parallel")
@@ -247,12 +252,25 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
         private final List<TilePlan.Tile> tiles;
         private final int columns;
         private final int extent;
-        /** Tensors retained beyond their scope; released in {@link #releaseOwned()}. */
+        /** Tensors retained beyond their scope; released by {@link #disown} or {@link #finish()}. */
         private final Set<Tensor> owned = Collections.newSetFromMap(new IdentityHashMap<>());
         /** Sends not yet known to be complete; their buffers must stay alive until awaited. */
         private final List<AsyncWork> pendingSends = new ArrayList<>();
         final Held held = new Held();
         long tileNanos;
+        /** (B, C, T, dtype code) of the tile outputs; null until known. */
+        private long[] bct;
+        /** The merged output, on ranks that keep it; allocated once the first tile output is known. */
+        private Tensor result;
+        /** Whether this rank keeps the merged output (every rank, or world rank 0 only). */
+        private boolean keepsResult;
+        /** Blended bottom strips still to be read, by tile: own tiles' copies, or views of the received message. */
+        private final Map<Integer, Tensor> bottom = new HashMap<>();
+        /** Blended right strip of the tile before the one being finalised, or null. */
+        private Tensor right;
+        /** The strips the next rank needs, and the message they are written into as they become final. */
+        private Frontier next;
+        private Tensor nextMessage;
 
         Merge(TilePlan plan, TileDeal deal, Layout layout, Tensor input) {
             this.plan = plan;
@@ -266,110 +284,175 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
 
         Tensor run(TiledVae vae, boolean resultOnAllRanks) {
             int me = layout.vaeRank;
-            boolean hasTiles = me >= 0 && deal.end(me) > deal.start(me);
-            long[] bct = null;
-            Tensor band = null;
-            if (hasTiles) {
-                List<Tensor> outputs = runTiles(vae, deal.start(me), deal.end(me));
-                Tensor first = outputs.get(0);
-                bct = new long[] {first.size(0), first.size(1), first.size(2), first.scalar_type().value};
-                band = blendAndCrop(outputs, bct, first);
+            keepsResult = resultOnAllRanks || layout.worldRank == 0;
+            if (me >= 0 && deal.end(me) > deal.start(me)) {
+                runAndPlace(vae, deal.start(me), deal.end(me));
             }
             if (!resultOnAllRanks) {
-                return gatherToRankZero(band, bct);
+                return gatherToRankZero();
             }
             if (deal.activeRanks() < layout.worldSize) {
                 bct = agreeShape(bct); // some world ranks have no tile and so do not know the output's shape
             }
-            return broadcastBands(band, bct);
-        }
-
-        /** Runs tiles {@code [start, end)} through the VAE; the outputs are owned until cropped. */
-        private List<Tensor> runTiles(TiledVae vae, int start, int end) {
-            boolean encode = plan.direction() == TilePlan.Direction.ENCODE;
-            List<Tensor> outputs = new ArrayList<>(end - start);
-            long t0 = System.nanoTime();
-            for (int t = start; t < end; t++) {
-                Tensor out;
-                try (PointerScope scope = new PointerScope()) {
-                    Tensor part = tiles.get(t).cut(input);
-                    out = encode ? vae.encodeTile(part) : vae.decodeTile(part);
-                    own(out);
-                }
-                outputs.add(out);
-            }
-            tileNanos = System.nanoTime() - t0;
-            return outputs;
+            return broadcastTiles();
         }
 
         /**
-         * Blends this rank's tile outputs in single-rank order (receiving the strips of earlier tiles
-         * from the previous rank, sending the strips later tiles need to the next), crops each into
-         * one flat band, and frees each raw output once its strips are taken.
+         * Runs tiles {@code [start, end)} through the VAE and finalises them in single-rank order:
+         * blend with the strips above and to the left, keep (or write straight into the next rank's
+         * message) the strips later tiles need, place the cropped tile, free the raw output. The
+         * first run depends on nothing, so each of its tiles is finalised as soon as it is computed
+         * and only one raw output is alive at a time; a later run needs the previous rank's strips,
+         * which come after that rank's tiles, so it computes all its tiles (in parallel with the
+         * other ranks) before finalising them.
          */
-        private Tensor blendAndCrop(List<Tensor> outputs, long[] bct, Tensor like) {
-            int me = layout.vaeRank;
-            int start = deal.start(me);
-            int end = deal.end(me);
-            Map<Integer, Tensor> bottom = new HashMap<>(); // tile -> its blended bottom strip
-            Tensor right = null; // blended right strip of the tile before the current one
-            if (me > 0) {
+        private void runAndPlace(TiledVae vae, int start, int end) {
+            if (start == 0) {
+                for (int t = start; t < end; t++) {
+                    Tensor out = runTile(vae, t);
+                    learnShape(out, end);
+                    finalizeTile(t, end, out);
+                }
+            } else {
+                List<Tensor> outputs = new ArrayList<>(end - start);
+                for (int t = start; t < end; t++) {
+                    outputs.add(runTile(vae, t));
+                }
+                learnShape(outputs.get(0), end);
                 Frontier in = new Frontier(start, bct);
+                Tensor received = null;
                 if (in.numel > 0) {
-                    Tensor buffer = like.new_empty(in.numel);
-                    held.add(buffer);
-                    layout.vae.recvAsync(buffer, me - 1).await();
-                    right = in.unpack(buffer, bottom);
+                    received = outputs.get(0).new_empty(in.numel);
+                    own(received);
+                    layout.vae.recvAsync(received, layout.vaeRank - 1).await();
+                    right = in.unpack(received, bottom);
+                }
+                for (int t = start; t < end; t++) {
+                    finalizeTile(t, end, outputs.set(t - start, null));
+                }
+                // Strips of earlier ranks' tiles that the next rank needs too (a run shorter than a row).
+                if (next != null) {
+                    try (PointerScope scope = new PointerScope()) {
+                        for (int t : next.bottomTiles) {
+                            if (t < start) {
+                                next.bottomView(nextMessage, t).copy_(bottom.remove(t));
+                            }
+                        }
+                    }
+                }
+                disown(received);
+            }
+            if (nextMessage != null) {
+                // Awaited at the end of the run: the next rank posts its receive only after its tiles.
+                pendingSends.add(layout.vae.sendAsync(nextMessage, layout.vaeRank + 1));
+            }
+        }
+
+        /** One tile through the VAE; the output is owned until finalised. */
+        private Tensor runTile(TiledVae vae, int t) {
+            long t0 = System.nanoTime();
+            Tensor out;
+            try (PointerScope scope = new PointerScope()) {
+                Tensor part = tiles.get(t).cut(input);
+                out = plan.direction() == TilePlan.Direction.ENCODE ? vae.encodeTile(part) : vae.decodeTile(part);
+                own(out);
+            }
+            tileNanos += System.nanoTime() - t0;
+            return out;
+        }
+
+        /**
+         * Learns (B, C, T, dtype) from the first tile output; allocates the result where this rank
+         * keeps it, and the message for the next rank.
+         */
+        private void learnShape(Tensor first, int end) {
+            if (bct != null) {
+                return;
+            }
+            bct = new long[] {first.size(0), first.size(1), first.size(2), first.scalar_type().value};
+            if (keepsResult) {
+                result = allocateResult(bct); // here, outside every tile's scope, so it lives as long as the run
+            }
+            if (layout.vaeRank + 1 < deal.activeRanks()) {
+                Frontier f = new Frontier(end, bct);
+                if (f.numel > 0) {
+                    next = f;
+                    nextMessage = first.new_empty(f.numel);
+                    own(nextMessage); // freed in finish(), after its send completed
                 }
             }
-            Tensor band = like.new_empty(bandNumel(me, bct));
-            held.add(band);
-            long offset = 0;
-            for (int t = start; t < end; t++) {
-                Tensor out = outputs.get(t - start);
-                TilePlan.Tile tile = tiles.get(t);
-                try (PointerScope scope = new PointerScope()) {
-                    if (tile.row() > 0) {
-                        Tensor above = bottom.remove(t - columns);
-                        TilePlan.blendVertical(above, out, extent);
-                        disown(above);
-                    }
-                    if (tile.column() > 0) {
-                        TilePlan.blendHorizontal(right, out, extent);
-                        disown(right);
-                    }
-                    // The tile is final now: keep the strips its lower and right neighbours will read.
-                    if (t + columns < tiles.size()) {
-                        long h = Math.min(out.size(3), extent);
-                        bottom.put(t, ownCopy(out.narrow(3, out.size(3) - h, h)));
-                    }
-                    if (tile.column() + 1 < columns) {
-                        long w = Math.min(out.size(4), extent);
-                        right = ownCopy(out.narrow(4, out.size(4) - w, w));
+        }
+
+        /**
+         * Blends tile {@code t} (raw output {@code out}) with its upper and left neighbours, takes the
+         * strips its lower and right neighbours will read, places the cropped tile and frees
+         * {@code out}. {@code end} is one past the last tile of this rank's run.
+         */
+        private void finalizeTile(int t, int end, Tensor out) {
+            TilePlan.Tile tile = tiles.get(t);
+            Tensor toRankZero;
+            try (PointerScope scope = new PointerScope()) {
+                if (tile.row() > 0) {
+                    Tensor above = bottom.remove(t - columns);
+                    TilePlan.blendVertical(above, out, extent);
+                    disown(above);
+                }
+                if (tile.column() > 0) {
+                    TilePlan.blendHorizontal(right, out, extent);
+                    disown(right);
+                }
+                // The tile is final now: keep the strips its lower and right neighbours will read; those of
+                // neighbours on the next rank go straight into its message.
+                if (t + columns < tiles.size()) {
+                    long h = Math.min(out.size(3), extent);
+                    Tensor strip = out.narrow(3, out.size(3) - h, h);
+                    if (t + columns < end) {
+                        bottom.put(t, ownCopy(strip));
                     } else {
-                        right = null;
+                        nextStrips().bottomView(nextMessage, t).copy_(strip);
                     }
-                    // tile[:, :, :, :keep, :keep] into the band
-                    long h = croppedHeight(tile);
-                    long w = croppedWidth(tile);
-                    long n = bct[0] * bct[1] * bct[2] * h * w;
-                    band.narrow(0, offset, n).view(bct[0], bct[1], bct[2], h, w)
-                            .copy_(out.narrow(3, 0, h).narrow(4, 0, w));
-                    offset += n;
                 }
-                disown(out);
-                outputs.set(t - start, null);
-            }
-            if (me + 1 < deal.activeRanks()) {
-                Frontier next = new Frontier(end, bct);
-                if (next.numel > 0) {
-                    Tensor buffer = next.pack(band, bottom, right); // band: the raw tiles are freed by now
-                    held.add(buffer);
-                    // Awaited at the end of the run: the next rank posts its receive only after its tiles.
-                    pendingSends.add(layout.vae.sendAsync(buffer, me + 1));
+                right = null;
+                if (tile.column() + 1 < columns) {
+                    long w = Math.min(out.size(4), extent);
+                    Tensor strip = out.narrow(4, out.size(4) - w, w);
+                    if (t + 1 < end) {
+                        right = ownCopy(strip);
+                    } else {
+                        nextStrips().rightView(nextMessage).copy_(strip);
+                    }
                 }
+                // tile[:, :, :, :keep, :keep]
+                toRankZero = place(t, out.narrow(3, 0, croppedHeight(tile)).narrow(4, 0, croppedWidth(tile)));
             }
-            return band;
+            disown(out);
+            if (toRankZero != null) {
+                // Posted outside the tile's scope: the send's own native objects must outlive it.
+                pendingSends.add(layout.vae.sendAsync(toRankZero, 0));
+            }
+        }
+
+        private Frontier nextStrips() {
+            if (next == null) {
+                throw new IllegalStateException("a strip for the next rank, but no next rank needs strips");
+            }
+            return next;
+        }
+
+        /**
+         * Puts a cropped tile where it belongs: straight into the result where this rank keeps it,
+         * else into its own message to world rank 0, returned (owned until its send completes);
+         * null when placed in the result.
+         */
+        private Tensor place(int t, Tensor cropped) {
+            if (keepsResult) {
+                region(t).copy_(cropped);
+                return null;
+            }
+            Tensor message = cropped.new_empty(cropped.sizes().vec().get());
+            message.copy_(cropped);
+            own(message);
+            return message;
         }
 
         /** A contiguous copy of a strip, owned (it outlives the tile's scope, not the tile's memory). */
@@ -379,45 +462,56 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
             return copy;
         }
 
-        /** Result on world rank 0 only: bands go point to point over the VAE group to its rank 0. */
-        private Tensor gatherToRankZero(Tensor band, long[] bct) {
-            int me = layout.vaeRank;
-            if (me > 0 && band != null) {
-                pendingSends.add(layout.vae.sendAsync(band, 0));
+        /**
+         * Result on world rank 0 only: every other VAE rank sent each cropped tile in its own message
+         * (one message per tile, so rank 0 holds at most one tile beside the result); rank 0 copies
+         * them into place, rank by rank, in tile order.
+         */
+        private Tensor gatherToRankZero() {
+            if (layout.worldRank != 0) {
                 return input.new_empty(0);
             }
-            if (me != 0) {
-                return input.new_empty(0);
+            if (result == null) {
+                result = allocateResult(bct);
             }
-            Tensor result = allocateResult(bct);
-            unpackBand(band, 0, bct, result);
             for (int r = 1; r < deal.activeRanks(); r++) {
-                try (PointerScope scope = new PointerScope()) {
-                    Tensor buffer = band.new_empty(bandNumel(r, bct));
-                    held.add(buffer);
-                    layout.vae.recvAsync(buffer, r).await();
-                    unpackBand(buffer, r, bct, result);
-                    held.remove(buffer);
+                for (int t = deal.start(r); t < deal.end(r); t++) {
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor region = region(t);
+                        Tensor buffer = result.new_empty(region.sizes().vec().get());
+                        held.add(buffer);
+                        layout.vae.recvAsync(buffer, r).await();
+                        region.copy_(buffer);
+                        held.remove(buffer);
+                    }
                 }
             }
             return result;
         }
 
-        /** Result everywhere: each VAE rank's band broadcast over the world from its owner. */
-        private Tensor broadcastBands(Tensor band, long[] bct) {
-            Tensor result = allocateResult(bct);
+        /**
+         * Result everywhere: each cropped tile broadcast over the world from the rank that made it
+         * (one tile at a time, so no rank holds more than one tile beside the result).
+         */
+        private Tensor broadcastTiles() {
+            if (result == null) {
+                result = allocateResult(bct);
+            }
             for (int r = 0; r < deal.activeRanks(); r++) {
-                if (r == layout.vaeRank) {
-                    layout.world.broadcast(band, r);
-                    unpackBand(band, r, bct, result);
-                    continue;
-                }
-                try (PointerScope scope = new PointerScope()) {
-                    Tensor buffer = result.new_empty(bandNumel(r, bct));
-                    held.add(buffer);
-                    layout.world.broadcast(buffer, r); // world rank r is VAE rank r (checked in Layout)
-                    unpackBand(buffer, r, bct, result);
-                    held.remove(buffer);
+                for (int t = deal.start(r); t < deal.end(r); t++) {
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor region = region(t);
+                        Tensor buffer = result.new_empty(region.sizes().vec().get());
+                        held.add(buffer);
+                        if (r == layout.vaeRank) {
+                            buffer.copy_(region);
+                            layout.world.broadcast(buffer, r); // world rank r is VAE rank r (checked in Layout)
+                        } else {
+                            layout.world.broadcast(buffer, r);
+                            region.copy_(buffer);
+                        }
+                        held.remove(buffer);
+                    }
                 }
             }
             return result;
@@ -458,30 +552,12 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
             return result;
         }
 
-        /** Copies the cropped tiles of {@code rank}'s band into their places in {@code result}. */
-        private void unpackBand(Tensor band, int rank, long[] bct, Tensor result) {
-            try (PointerScope scope = new PointerScope()) {
-                long offset = 0;
-                for (int t = deal.start(rank); t < deal.end(rank); t++) {
-                    TilePlan.Tile tile = tiles.get(t);
-                    long h = croppedHeight(tile);
-                    long w = croppedWidth(tile);
-                    long n = bct[0] * bct[1] * bct[2] * h * w;
-                    result.narrow(3, tile.row() * (long) plan.keep(), h).narrow(4, tile.column() * (long) plan.keep(), w)
-                            .copy_(band.narrow(0, offset, n).view(bct[0], bct[1], bct[2], h, w));
-                    offset += n;
-                }
-            }
+        /** The view of the result that cropped tile {@code t} fills. */
+        private Tensor region(int t) {
+            TilePlan.Tile tile = tiles.get(t);
+            return result.narrow(3, tile.row() * (long) plan.keep(), croppedHeight(tile))
+                    .narrow(4, tile.column() * (long) plan.keep(), croppedWidth(tile));
         }
-
-        private long bandNumel(int rank, long[] bct) {
-            long n = 0;
-            for (int t = deal.start(rank); t < deal.end(rank); t++) {
-                n += croppedHeight(tiles.get(t)) * croppedWidth(tiles.get(t));
-            }
-            return n * bct[0] * bct[1] * bct[2];
-        }
-
         private long croppedHeight(TilePlan.Tile t) {
             return Math.min(plan.keep(), plan.outputSize(t.height()));
         }
@@ -550,6 +626,27 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
                 }
             }
 
+            /** The view of {@code buffer} that holds tile {@code t}'s bottom strip. */
+            Tensor bottomView(Tensor buffer, int t) {
+                long offset = 0;
+                for (int i = 0; i < bottomTiles.size(); i++) {
+                    long[] s = bottomShapes.get(i);
+                    if (bottomTiles.get(i) == t) {
+                        return buffer.narrow(0, offset, numel(s)).view(s);
+                    }
+                    offset += numel(s);
+                }
+                throw new IllegalStateException("tile " + t + " has no bottom strip in this message");
+            }
+
+            /** The view of {@code buffer} that holds the right strip. */
+            Tensor rightView(Tensor buffer) {
+                if (rightShape == null) {
+                    throw new IllegalStateException("this message has no right strip");
+                }
+                return buffer.narrow(0, numel - numel(rightShape), numel(rightShape)).view(rightShape);
+            }
+
             /** Fills {@code bottom} with views of {@code buffer}; returns the right strip or null. */
             Tensor unpack(Tensor buffer, Map<Integer, Tensor> bottom) {
                 long offset = 0;
@@ -559,22 +656,6 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
                     offset += numel(s);
                 }
                 return rightShape == null ? null : buffer.narrow(0, offset, numel(rightShape)).view(rightShape);
-            }
-
-            /** One contiguous message of the strips, in {@link #unpack} order. */
-            Tensor pack(Tensor like, Map<Integer, Tensor> bottom, Tensor right) {
-                Tensor buffer = like.new_empty(numel);
-                long offset = 0;
-                for (int i = 0; i < bottomTiles.size(); i++) {
-                    long[] s = bottomShapes.get(i);
-                    Tensor strip = bottom.get(bottomTiles.get(i));
-                    buffer.narrow(0, offset, numel(s)).view(s).copy_(strip);
-                    offset += numel(s);
-                }
-                if (rightShape != null) {
-                    buffer.narrow(0, offset, numel(rightShape)).view(rightShape).copy_(right);
-                }
-                return buffer;
             }
 
             private static long numel(long[] shape) {
