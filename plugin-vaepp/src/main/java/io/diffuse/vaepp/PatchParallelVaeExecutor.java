@@ -89,7 +89,7 @@ public final class PatchParallelVaeExecutor implements VaeExecutor {
      * @param bytesSent bytes this rank sent, over every group the run used
      * @param bytesReceived bytes this rank received, over every group the run used
      * @param peakHeldBytes the largest sum of tensor bytes this executor held at once on this rank
-     *        (tile outputs, strips, bands, result; not the VAE's own activations)
+     *        (tile outputs, strips, messages, result; not the VAE's own activations)
      * @param tileNanos time spent running tiles through the VAE
      * @param totalNanos time of the whole call
      */

@@ -175,15 +175,15 @@ class PatchParallelVaeExecutorTest {
     }
 
     @Test
-    void onlyStripsAndBandsMove() {
-        // Decode, 4 ranks, result on rank 0 only: rank r>0 sends its band to rank 0 and blend strips
-        // to rank r+1, nothing else; no rank receives whole tiles.
+    void onlyStripsAndCroppedTilesMove() {
+        // Decode, 4 ranks, result on rank 0 only: rank r>0 sends its cropped tiles to rank 0 and blend
+        // strips to rank r+1, nothing else; no rank receives whole tiles.
         Case c = CASES.get(0);
         List<long[]> bytes = ThreadRanks.run(new ParallelPlan(4, 4, 1, 1, 4), groups -> {
             try (PointerScope scope = new PointerScope()) {
                 new PatchParallelVaeExecutor().decode(vae, c.input(), new VaeRun(c.tiling(), groups, false));
                 PatchParallelVaeExecutor.RunReport rep = PatchParallelVaeExecutor.lastRun();
-                return new long[] {rep.bytesSent(), rep.bytesReceived()};
+                return new long[] {rep.bytesSent(), rep.bytesReceived(), rep.peakHeldBytes()};
             }
         });
         Tensor reference = REFERENCE.get(c.name());
@@ -192,9 +192,15 @@ class PatchParallelVaeExecutorTest {
         long received = bytes.stream().mapToLong(b -> b[1]).sum();
         long sent = bytes.stream().mapToLong(b -> b[0]).sum();
         assertEquals(sent, received, "every byte sent is received");
-        // Rank 0 receives the other ranks' bands: less than the whole output (its own part stays).
+        // Rank 0 receives the other ranks' cropped tiles: less than the whole output (its own part stays).
         long bands = bytes.get(0)[1];
-        assertTrue(bands > 0 && bands < output, "rank 0 received " + bands + " B of bands for an output of " + output);
+        assertTrue(bands > 0 && bands < output, "rank 0 received " + bands + " B of tiles for an output of " + output);
+        // Rank 0 holds the result and, beside it, at most one raw 32x32 px tile, a row of bottom strips
+        // (8 px over 104 px), two right strips (8x32 px: its own and the next rank's) and one received
+        // cropped 24x24 px tile: no band, no batch of raw tiles.
+        long heldBound = output + (32 * 32 + 8 * 104 + 2 * 8 * 32 + 24 * 24) * perPixel;
+        assertTrue(bytes.get(0)[2] <= heldBound, "rank 0 held " + bytes.get(0)[2] + " B at its peak; bound " + heldBound
+                + " B (output " + output + " B)");
         // Strips, per boundary between ranks: at most a row of bottom strips (8 px deep over the
         // row's tile widths 32+32+32+8 px)
         // and one right strip (8 px wide, at most a 32 px tile high); 3 boundaries on 4 ranks.
