@@ -98,6 +98,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         }
     }
 
+    /** The VAE (decoding goes through the configured executor; tests decode reference latents with it). */
+    public AutoencoderKLHunyuanVideo15 vae() {
+        return vae;
+    }
+
     /** The scheduler as configured by the checkpoint (its shift is the default flow shift). */
     public FlowMatchEulerDiscreteScheduler scheduler() {
         return scheduler;
@@ -226,7 +231,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             progress.stageStarted("decode");
             meter.start("decode");
             Tensor decoded = context.vaeExecutor().decode(vae, latents.div(new Scalar(vae.scalingFactor())), context.vaeRun());
-            Tensor video = decoded == null ? null
+            // Ranks that do not receive the result get null or an empty tensor from the executor.
+            Tensor video = decoded == null || decoded.numel() == 0 ? null
                     : decoded.to(ScalarType.Float).mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.0)),
                             new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
             meter.finish();
