@@ -7,7 +7,7 @@ import picocli.CommandLine.Spec;
 /** The root command; every subcommand has --help. */
 @Command(name = "diffuse", mixinStandardHelpOptions = true, versionProvider = DiffuseCommand.Version.class,
         description = "Diffuse: a diffusion inference engine for the JVM.",
-        subcommands = {InfoCommand.class, CommCheckCommand.class, RunComponentCommand.class})
+        subcommands = {InfoCommand.class, CommCheckCommand.class, RunComponentCommand.class, GenerateCommand.class})
 public final class DiffuseCommand implements Runnable {
     @Spec
     CommandSpec spec;
