@@ -23,6 +23,10 @@ public class SystemPackagesTest {
         assertEquals("1.5.13", exports.get("org.bytedeco.javacpp"));
         assertTrue(exports.toString(), exports.containsKey("org.bytedeco.javacpp.chrono"));
         assertTrue(exports.toString(), exports.containsKey("org.bytedeco.openblas.global"));
+        // the MP4 writer in engine-core imports these
+        for (String ffmpeg : new String[] {"global", "avcodec", "avformat", "avutil", "swscale"}) {
+            assertEquals("8.0.1.1_5_13", exports.get("org.bytedeco.ffmpeg." + ffmpeg));
+        }
         assertEquals("4.7.7", exports.get("picocli"));
         assertTrue(exports.get("org.slf4j").startsWith("2.0."));
     }

@@ -61,6 +61,7 @@ public final class LocalLauncher {
         }
         // Unpack the natives once here: two JVMs unpacking into an empty cache at once can crash (SIGBUS).
         Loader.load(org.bytedeco.pytorch.global.torch.class);
+        preloadVideoNatives();
         int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
 
         List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -184,6 +185,27 @@ public final class LocalLauncher {
     }
 
     /** A port that was free a moment ago on {@code host}. */
+    /**
+     * Unpacks the FFmpeg natives too, when they are on the class path: rank 0 loads them to write the
+     * MP4, and a rank unpacking into an empty cache while another JVM does the same can crash as well.
+     */
+    static void preloadVideoNatives() {
+        String[] presets = {"org.bytedeco.ffmpeg.global.avformat", "org.bytedeco.ffmpeg.global.swscale"};
+        for (String preset : presets) {
+            Class<?> cls;
+            try {
+                cls = Class.forName(preset, false, LocalLauncher.class.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError absent) {
+                return; // no FFmpeg presets here: nothing to unpack
+            }
+            try {
+                Loader.load(cls);
+            } catch (UnsatisfiedLinkError noNatives) {
+                return; // presets without their natives: writing an MP4 will report it, launching need not fail
+            }
+        }
+    }
+
     static int freePort(String host) {
         try (ServerSocket s = new ServerSocket()) {
             s.setReuseAddress(true);
