@@ -13,6 +13,8 @@ import io.diffuse.api.model.Task;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.dist.EngineRuntime;
 import io.diffuse.core.registry.PluginRegistry;
+import io.diffuse.core.video.Mp4Writer;
+import io.diffuse.core.video.VideoExport;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -163,9 +165,8 @@ public final class GenerateCommand extends RankedCommand {
         if (mp4.isEmpty() && tensors.isEmpty()) {
             throw new DiffuseException("nothing to write: give --output FILE.mp4 and/or --output-tensors FILE.safetensors");
         }
-        if (mp4.isPresent()) {
-            throw new DiffuseException("--output (MP4) needs the video writer, which this build does not include yet; "
-                    + "use --output-tensors FILE.safetensors");
+        if (generate.getInt("fps") < 1) {
+            throw new DiffuseException("--fps must be at least 1, got " + generate.getInt("fps"));
         }
         for (Optional<Path> out : List.of(mp4, tensors)) {
             if (out.isPresent()) {
@@ -220,6 +221,17 @@ public final class GenerateCommand extends RankedCommand {
                     checkpoints.writeTensors(tensors.get(), t);
                     out.println("wrote " + tensors.get() + " (latents " + shape(result.latents())
                             + (result.video() != null ? ", video " + shape(result.video()) : "") + ")");
+                }
+                Optional<Path> mp4 = path("output");
+                if (mp4.isPresent()) {
+                    if (result.video() == null) {
+                        throw new DiffuseException("rank 0 received no decoded video; set diffuse.vae.result-on-all-ranks or "
+                                + "use a VAE executor that returns the video to rank 0");
+                    }
+                    Mp4Writer writer = new Mp4Writer(generate.getInt("fps"));
+                    for (Path written : VideoExport.writeMp4(result.video(), mp4.get(), writer)) {
+                        out.println("wrote " + written + " (" + writer.encoder() + ", " + writer.fps() + " fps)");
+                    }
                 }
                 out.println(summary(result, runtime.worldSize()));
                 out.flush();

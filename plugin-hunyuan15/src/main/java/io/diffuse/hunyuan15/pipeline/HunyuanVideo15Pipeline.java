@@ -11,10 +11,10 @@ import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor;
+import io.diffuse.hunyuan15.image.ResolutionBuckets;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
-import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -22,8 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import javax.imageio.ImageIO;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -128,18 +126,13 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             if (request.task() == Task.IMAGE_TO_VIDEO) {
                 Path imagePath = request.image().orElseThrow(() -> new DiffuseException(
                         "image-to-video needs an input image (--image FILE)"));
-                RgbImage pixels = readImage(imagePath);
-                int rows = pixels.height();
-                int cols = pixels.width();
-                int[] bucket = ResolutionBuckets.closest(rows, cols, targetSize, vae.spatialCompression());
-                height = bucket[0];
-                width = bucket[1];
-                if (rows != height || cols != width) {
-                    throw new DiffuseException("the I2V image " + imagePath + " is " + cols + "x" + rows + " px; this build"
-                            + " needs it at its resolution bucket, " + width + "x" + height + " px (target size " + targetSize
-                            + "); resize and centre-crop it to that size first");
-                }
-                Tensor sample = imageTensor(pixels.planes(), rows, cols).to(context.device(), runType);
+                // diffusers: calculate_default_height_width(image) then resize(resize_mode="crop").
+                HunyuanVideo15ImageProcessor.RgbImage picture = HunyuanVideo15ImageProcessor.read(imagePath);
+                ResolutionBuckets.Size bucket = HunyuanVideo15ImageProcessor.defaultSize(picture, targetSize);
+                height = bucket.height();
+                width = bucket.width();
+                Tensor sample = HunyuanVideo15ImageProcessor.toTensor(
+                        HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)).to(context.device(), runType);
                 // diffusers: vae.encode(image).mode() * scaling_factor; every rank needs it for its cond input.
                 Tensor latent = context.vaeExecutor().encode(vae, sample,
                         new io.diffuse.api.vae.VaeRun(context.tiling(), groups, true));
@@ -155,9 +148,9 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 width = request.width().orElse(-1);
                 if (request.height().isEmpty() && request.width().isEmpty()) {
                     // diffusers' default aspect ratio 16:9 (width:height).
-                    int[] bucket = ResolutionBuckets.closest(9, 16, targetSize, vae.spatialCompression());
-                    height = bucket[0];
-                    width = bucket[1];
+                    ResolutionBuckets.Size bucket = ResolutionBuckets.closest(9, 16, targetSize);
+                    height = bucket.height();
+                    width = bucket.width();
                 } else if (request.height().isEmpty() || request.width().isEmpty()) {
                     throw new DiffuseException("give both --height and --width, or neither (then the 16:9 bucket of "
                             + "target size " + targetSize + " is used)");
@@ -247,10 +240,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         }
     }
 
-    /** An RGB image as planes [3][h*w] of 0..255 values. */
-    private record RgbImage(int height, int width, float[][] planes) {
-    }
-
     private static void escape(Tensor t, PointerScope outer) {
         if (outer != null) {
             outer.attach(t);
@@ -320,45 +309,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                     : ""));
         }
         return given;
-    }
-
-    /** Reads an image file into RGB planes. */
-    private static RgbImage readImage(Path path) {
-        BufferedImage image;
-        try {
-            image = ImageIO.read(path.toFile());
-        } catch (IOException e) {
-            throw new DiffuseException("cannot read the image " + path + ": " + e.getMessage(), e);
-        }
-        if (image == null) {
-            throw new DiffuseException("cannot decode the image " + path + ": not a PNG, JPEG, BMP or GIF file");
-        }
-        int rows = image.getHeight();
-        int cols = image.getWidth();
-        float[][] planes = new float[3][rows * cols];
-        for (int y = 0; y < rows; y++) {
-            for (int x = 0; x < cols; x++) {
-                int rgb = image.getRGB(x, y);
-                planes[0][y * cols + x] = (rgb >> 16) & 0xff;
-                planes[1][y * cols + x] = (rgb >> 8) & 0xff;
-                planes[2][y * cols + x] = rgb & 0xff;
-            }
-        }
-        return new RgbImage(rows, cols, planes);
-    }
-
-    /** diffusers' VaeImageProcessor.preprocess: x / 255 in float32, then 2x - 1; shaped (1, 3, 1, H, W). */
-    private static Tensor imageTensor(float[][] planes, int h, int w) {
-        float[] data = new float[3 * h * w];
-        for (int c = 0; c < 3; c++) {
-            for (int i = 0; i < h * w; i++) {
-                float v = planes[c][i] / 255f;
-                data[c * h * w + i] = 2f * v - 1f;
-            }
-        }
-        Tensor t = torch.zeros(new long[] {1, 3, 1, h, w}, new TensorOptions(ScalarType.Float));
-        new FloatPointer(t.data_ptr_float()).put(data);
-        return t;
     }
 
     private ScalarType runType() {

@@ -71,7 +71,7 @@ class GenerateCliTest {
     }
 
     @Test
-    void demoRunsEndToEndAndSaysItIsNoise() {
+    void demoRunsEndToEndAndSaysItIsNoise() throws Exception {
         try (PointerScope scope = new PointerScope()) {
             Path embeds = tmp.resolve("demo-embeds.safetensors");
             torch.manual_seed(1);
@@ -82,10 +82,13 @@ class GenerateCliTest {
             e.put("prompt_embeds_mask_2", torch.zeros(1, 4));
             loader.writeTensors(embeds, e);
             Path result = tmp.resolve("demo.safetensors");
+            Path mp4 = tmp.resolve("demo.mp4");
             int code = run("generate", "--prompt", "a cat", "--prompt-embeds", embeds.toString(), "--nproc", "1",
                     "--guidance-scale", "1", "--num-frames", "5", "--num-inference-steps", "2", "--height", "64", "--width",
-                    "64", "--output-tensors", result.toString());
+                    "64", "--output-tensors", result.toString(), "--output", mp4.toString(), "--fps", "8");
             assertEquals(0, code, err.toString());
+            assertTrue(Files.size(mp4) > 100, "an MP4 was written");
+            assertTrue(out.toString().contains("8 fps"), out.toString());
             assertTrue(out.toString().contains("noise"), out.toString());
             Tensor video = loader.readTensors(result).get("video");
             assertArrayEquals(new long[] {1, 3, 5, 64, 64}, video.sizes().vec().get());
@@ -95,6 +98,8 @@ class GenerateCliTest {
 
     @Test
     void missingInputsAndOutputsAreClearErrors() throws Exception {
+        assertNotEquals(0, run("generate", "--model", tmp.toString(), "--prompt", "x", "--fps", "0", "--output", "a.mp4"));
+        assertTrue(err.toString().contains("--fps"), err.toString());
         assertNotEquals(0, run("generate", "--model", tmp.toString(), "--prompt", "x"));
         assertTrue(err.toString().contains("--output"), err.toString());
         Path image = tmp.resolve("nope.png");

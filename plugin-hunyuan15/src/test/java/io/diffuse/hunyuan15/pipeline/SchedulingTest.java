@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Scheduler sigmas and resolution buckets against values diffusers printed (reference spec 3.4, 3.5). */
+/** Scheduler sigmas against the values diffusers computes (reference spec 3.4); the config reader. */
 class SchedulingTest {
     @Test
     void sigmasMatchDiffusersBitForBit() {
@@ -25,19 +25,6 @@ class SchedulingTest {
         s.setTimesteps(50);
         assertEquals(995.9349365234375f, s.timesteps()[1]);
         assertEquals(92.59258270263672f, s.timesteps()[49]);
-    }
-
-    @Test
-    void bucketsMatchTheReferenceTable() {
-        assertArrayEquals(new int[] {480, 848}, ResolutionBuckets.closest(9, 16, 640, 16));
-        assertArrayEquals(new int[] {848, 480}, ResolutionBuckets.closest(16, 9, 640, 16));
-        assertArrayEquals(new int[] {640, 640}, ResolutionBuckets.closest(1, 1, 640, 16));
-        assertArrayEquals(new int[] {544, 720}, ResolutionBuckets.closest(3, 4, 640, 16));
-        assertArrayEquals(new int[] {720, 1280}, ResolutionBuckets.closest(9, 16, 960, 16));
-        assertArrayEquals(new int[] {1264, 720}, ResolutionBuckets.closest(16, 9, 960, 16));
-        assertArrayEquals(new int[] {832, 1104}, ResolutionBuckets.closest(3, 4, 960, 16));
-        assertEquals(121, ResolutionBuckets.generateCropSizeList(640, 16, 4.0).size());
-        assertEquals(181, ResolutionBuckets.generateCropSizeList(960, 16, 4.0).size());
     }
 
     @Test
