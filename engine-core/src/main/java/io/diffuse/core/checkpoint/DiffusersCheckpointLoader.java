@@ -25,10 +25,14 @@ import org.bytedeco.pytorch.Tensor;
  * The engine's {@link CheckpointLoader}: diffusers layout (a pipeline root with model_index.json
  * and component subfolders, or a component folder with config.json) over memory-mapped
  * safetensors files, single or sharded through {@code diffusion_pytorch_model.safetensors.index.json}.
+ * transformers components (text and image encoders) name their weights {@code model.safetensors}
+ * (or {@code model.safetensors.index.json}); those names are read when the diffusers ones are absent.
  */
 public final class DiffusersCheckpointLoader implements CheckpointLoader {
     static final String WEIGHTS = "diffusion_pytorch_model.safetensors";
     static final String INDEX = "diffusion_pytorch_model.safetensors.index.json";
+    static final String TRANSFORMERS_WEIGHTS = "model.safetensors";
+    static final String TRANSFORMERS_INDEX = "model.safetensors.index.json";
 
     @Override
     public Checkpoint open(Path dir, String component) {
@@ -36,6 +40,10 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
         Map<String, Object> config = parseJsonObject(folder.resolve("config.json")).unwrapped();
         Path single = folder.resolve(WEIGHTS);
         Path index = folder.resolve(INDEX);
+        if (!Files.isRegularFile(single) && !Files.isRegularFile(index)) {
+            single = folder.resolve(TRANSFORMERS_WEIGHTS);
+            index = folder.resolve(TRANSFORMERS_INDEX);
+        }
         List<SafetensorsFile> files = new ArrayList<>();
         Map<String, SafetensorsFile> fileOf = new TreeMap<>();
         try {
@@ -46,7 +54,8 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
             } else if (Files.isRegularFile(index)) {
                 openShards(folder, index, files, fileOf);
             } else {
-                throw new DiffuseException("no weights in " + folder + ": expected " + WEIGHTS + " or " + INDEX);
+                throw new DiffuseException("no weights in " + folder + ": expected " + WEIGHTS + ", " + INDEX + ", "
+                        + TRANSFORMERS_WEIGHTS + " or " + TRANSFORMERS_INDEX);
             }
         } catch (RuntimeException e) {
             files.forEach(SafetensorsFile::close);
