@@ -34,9 +34,9 @@ public final class DemoPipeline {
     /** The built-in model name ({@code ModelSource.builtin("demo")}). */
     public static final String NAME = "demo";
     /** Qwen stream width of the demo's prompt embeddings (prompt_embeds last dimension). */
-    public static final int TEXT_EMBED_DIM = 32;
+    public static final int TEXT_EMBED_DIM = 16;
     /** ByT5 stream width of the demo's prompt embeddings (prompt_embeds_2 last dimension). */
-    public static final int TEXT_EMBED_2_DIM = 16;
+    public static final int TEXT_EMBED_2_DIM = 32;
     private static final long SEED = 20251124L;
 
     private DemoPipeline() {
@@ -73,7 +73,7 @@ public final class DemoPipeline {
         transformer.put("text_embed_2_dim", TEXT_EMBED_2_DIM);
         transformer.put("image_embed_dim", 24);
         transformer.put("rope_axes_dim", "[4, 6, 6]");
-        transformer.put("target_size", 256);
+        transformer.put("target_size", 128);
         transformer.put("byt5_projection_dim", 32);
         Map<String, Object> vae = new LinkedHashMap<>();
         vae.put("_class_name", "AutoencoderKLHunyuanVideo15");

@@ -12,6 +12,9 @@ import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor;
+import io.diffuse.hunyuan15.image.SiglipImageEncoder;
+import io.diffuse.hunyuan15.text.EncoderOptions;
+import io.diffuse.hunyuan15.text.HunyuanPromptEncoder;
 import io.diffuse.hunyuan15.image.ResolutionBuckets;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
@@ -22,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -57,6 +61,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     private final FlowMatchEulerDiscreteScheduler scheduler;
     private final int targetSize;
     private final DType dtype;
+    /** Native prompt encoders, when the pipeline root has text_encoder/; else embeddings must be given. */
+    private HunyuanPromptEncoder promptEncoder;
+    /** The SigLIP image encoder, when the pipeline root has image_encoder/; else I2V needs image_embeds given. */
+    private SiglipImageEncoder imageEncoder;
 
     /** A pipeline over loaded components; it owns and closes them. */
     public HunyuanVideo15Pipeline(HunyuanVideo15Transformer3DModel transformer, AutoencoderKLHunyuanVideo15 vae,
@@ -86,14 +94,30 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             targetSize = target instanceof Number n ? n.intValue() : 640;
             transformer = HunyuanVideo15Transformer3DModel.load(checkpoint, context.dtype(), context.device());
         }
+        HunyuanVideo15Pipeline pipeline;
         try (Checkpoint checkpoint = context.checkpoints().open(root, "vae")) {
-            return new HunyuanVideo15Pipeline(transformer,
+            pipeline = new HunyuanVideo15Pipeline(transformer,
                     AutoencoderKLHunyuanVideo15.load(checkpoint, context.dtype(), context.device()), scheduler, targetSize,
                     context.dtype());
         } catch (RuntimeException e) {
             transformer.close();
             throw e;
         }
+        try {
+            // Optional components, as in diffusers' model_index.json: prompt and image encoders.
+            if (Files.isDirectory(root.resolve("text_encoder"))) {
+                pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), EncoderOptions.DEFAULTS,
+                        context.dtype(), context.device());
+            }
+            if (Files.isDirectory(root.resolve("image_encoder"))) {
+                pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), null, context.dtype(),
+                        context.device());
+            }
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+        return pipeline;
     }
 
     /** The VAE (decoding goes through the configured executor; tests decode reference latents with it). */
@@ -138,9 +162,13 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                         new io.diffuse.api.vae.VaeRun(context.tiling(), groups, true));
                 imageLatent = latent.mul(new Scalar(vae.scalingFactor())).to(runType);
                 imageEmbeds = embeds.get(IMAGE_EMBEDS);
+                if (imageEmbeds == null && imageEncoder != null) {
+                    // diffusers encodes the resized and cropped image with SigLIP's own preprocessing.
+                    imageEmbeds = imageEncoder.encode(hwc(HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)));
+                }
                 if (imageEmbeds == null) {
-                    throw new DiffuseException("image-to-video needs SigLIP image embeddings: this build has no native image"
-                            + " encoder, so pass them in --prompt-embeds as '" + IMAGE_EMBEDS + "' (1, tokens, "
+                    throw new DiffuseException("image-to-video needs SigLIP image embeddings: this model has no image_encoder/ folder,"
+                            + " so pass them in --prompt-embeds as '" + IMAGE_EMBEDS + "' (1, tokens, "
                             + transformer.config().imageEmbedDim() + ")");
                 }
             } else {
@@ -293,8 +321,15 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
 
     private Map<String, Tensor> embeddings(GenerationRequest request, boolean guidance) {
         Map<String, Tensor> given = request.promptEmbeds() == null ? Map.of() : request.promptEmbeds();
+        boolean onlyImage = given.keySet().stream().allMatch(IMAGE_EMBEDS::equals);
+        if (onlyImage && promptEncoder != null) {
+            Map<String, Tensor> encoded = new HashMap<>(promptEncoder.encode(request.prompt() == null ? "" : request.prompt(),
+                    guidance ? (request.negativePrompt() == null ? "" : request.negativePrompt()) : null));
+            encoded.putAll(given);
+            return encoded;
+        }
         if (given.isEmpty()) {
-            throw new DiffuseException("this build encodes no prompt text natively yet: pass precomputed embeddings with "
+            throw new DiffuseException("this model has no text encoders (no text_encoder/ folder): pass precomputed embeddings with "
                     + "--prompt-embeds FILE (safetensors with " + PROMPT_KEYS + (guidance ? " and " + NEGATIVE_KEYS : "")
                     + ", as diffusers' pipeline arguments)");
         }
@@ -311,6 +346,13 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         return given;
     }
 
+    /** An RGB image as a uint8 (H, W, 3) tensor. */
+    private static Tensor hwc(HunyuanVideo15ImageProcessor.RgbImage image) {
+        Tensor t = torch.zeros(new long[] {image.height(), image.width(), 3}, new TensorOptions(ScalarType.Byte));
+        new BytePointer(t.data_ptr_byte()).put(image.rgb());
+        return t;
+    }
+
     private ScalarType runType() {
         return switch (dtype) {
             case FP32 -> ScalarType.Float;
@@ -323,5 +365,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     public void close() {
         transformer.close();
         vae.close();
+        if (promptEncoder != null) {
+            promptEncoder.close();
+        }
+        if (imageEncoder != null) {
+            imageEncoder.close();
+        }
     }
 }
