@@ -77,9 +77,17 @@ public final class GenerateCommand extends RankedCommand {
 
     /** The settings after flags and defaults, fixed in {@link #adjust}. */
     private Config generate;
+    /** Whether the user chose a parallel layout (read before a rank fills --nproc from WORLD_SIZE). */
+    private boolean parallelFlagsGiven;
 
     public GenerateCommand(CliEnvironment env) {
         super(env);
+    }
+
+    @Override
+    public Integer call() {
+        parallelFlagsGiven = options.nproc != null || options.ulysses != null || options.ring != null || options.cfg != null;
+        return super.call();
     }
 
     @Override
@@ -121,7 +129,7 @@ public final class GenerateCommand extends RankedCommand {
      */
     private Config demoDefaults(Config config) {
         Map<String, Object> d = new LinkedHashMap<>();
-        if (options.nproc == null && options.ulysses == null && options.ring == null && options.cfg == null) {
+        if (!parallelFlagsGiven) {
             d.put("diffuse.parallel.nproc", 2);
             d.put("diffuse.parallel.ulysses", 2);
             d.put("diffuse.parallel.strategy", "usp");
