@@ -1,0 +1,114 @@
+package io.diffuse.hunyuan15.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.cli.Cli;
+import io.diffuse.core.cli.CliEnvironment;
+import io.diffuse.core.registry.ServiceLoaderRegistry;
+import io.diffuse.hunyuan15.pipeline.DemoPipeline;
+import io.diffuse.hunyuan15.pipeline.PipelineFixtures;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code diffuse generate} through the real CLI: the T2V + CFG fixture's latents within 1e-4 of
+ * diffusers (as the pipeline golden test), the built-in demo, and clear errors.
+ */
+class GenerateCliTest {
+    @TempDir
+    Path tmp;
+
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+    private final DiffusersCheckpointLoader loader = new DiffusersCheckpointLoader();
+
+    private int run(String... args) {
+        CommandLine cl = Cli.create(new CliEnvironment(new ServiceLoaderRegistry(), Map.of(), Optional.empty()));
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    @Test
+    void textToVideoWithGuidanceReproducesDiffusersLatents() {
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> c = PipelineFixtures.read(loader, "t2v_cfg");
+            Path embeds = tmp.resolve("embeds.safetensors");
+            Map<String, Tensor> e = new HashMap<>(c);
+            e.remove("latents");
+            e.remove("video");
+            loader.writeTensors(embeds, e);
+            Path result = tmp.resolve("out.safetensors");
+            int code = run("generate", "--model", PipelineFixtures.root().resolve("tiny").toString(), "--prompt-embeds",
+                    embeds.toString(), "--height", "64", "--width", "64", "--num-frames", "5", "--num-inference-steps", "3",
+                    "--guidance-scale", "6.0", "--seed", "42", "--output-tensors", result.toString());
+            assertEquals(0, code, err.toString());
+            Map<String, Tensor> got = loader.readTensors(result);
+            double latentErr = PipelineFixtures.maxAbsDiff(got.get("latents"), c.get("latents"));
+            assertTrue(latentErr <= 1e-4, "latents max abs error " + latentErr);
+            assertArrayEquals(c.get("video").sizes().vec().get(), got.get("video").sizes().vec().get());
+            assertTrue(PipelineFixtures.maxAbsDiff(got.get("video"), c.get("video")) <= 1e-4);
+            assertTrue(err.toString().contains("denoise [") && err.toString().contains("3/3") && err.toString().contains("ETA"),
+                    err.toString());
+            assertTrue(out.toString().contains("peak RSS") && out.toString().contains("decode"), out.toString());
+        }
+    }
+
+    @Test
+    void demoRunsEndToEndAndSaysItIsNoise() throws Exception {
+        try (PointerScope scope = new PointerScope()) {
+            Path embeds = tmp.resolve("demo-embeds.safetensors");
+            torch.manual_seed(1);
+            Map<String, Tensor> e = new HashMap<>();
+            e.put("prompt_embeds", torch.randn(1, 6, DemoPipeline.TEXT_EMBED_DIM));
+            e.put("prompt_embeds_mask", torch.ones(1, 6));
+            e.put("prompt_embeds_2", torch.zeros(1, 4, DemoPipeline.TEXT_EMBED_2_DIM));
+            e.put("prompt_embeds_mask_2", torch.zeros(1, 4));
+            loader.writeTensors(embeds, e);
+            Path result = tmp.resolve("demo.safetensors");
+            Path mp4 = tmp.resolve("demo.mp4");
+            int code = run("generate", "--prompt", "a cat", "--prompt-embeds", embeds.toString(), "--nproc", "1",
+                    "--guidance-scale", "1", "--num-frames", "5", "--num-inference-steps", "2", "--height", "64", "--width",
+                    "64", "--output-tensors", result.toString(), "--output", mp4.toString(), "--fps", "8");
+            assertEquals(0, code, err.toString());
+            assertTrue(Files.size(mp4) > 100, "an MP4 was written");
+            assertTrue(out.toString().contains("8 fps"), out.toString());
+            assertTrue(out.toString().contains("noise"), out.toString());
+            Tensor video = loader.readTensors(result).get("video");
+            assertArrayEquals(new long[] {1, 3, 5, 64, 64}, video.sizes().vec().get());
+            assertTrue(video.min().item().toDouble() >= 0 && video.max().item().toDouble() <= 1);
+        }
+    }
+
+    @Test
+    void missingInputsAndOutputsAreClearErrors() throws Exception {
+        assertNotEquals(0, run("generate", "--model", tmp.toString(), "--prompt", "x", "--fps", "0", "--output", "a.mp4"));
+        assertTrue(err.toString().contains("--fps"), err.toString());
+        assertNotEquals(0, run("generate", "--model", tmp.toString(), "--prompt", "x"));
+        assertTrue(err.toString().contains("--output"), err.toString());
+        Path image = tmp.resolve("nope.png");
+        assertNotEquals(0, run("generate", "--model", tmp.toString(), "--image", image.toString(), "--output-tensors",
+                tmp.resolve("o.safetensors").toString()));
+        assertTrue(err.toString().contains("nope.png"), err.toString());
+        assertNotEquals(0, run("generate", "--nproc", "1", "--prompt", "a cat", "--num-frames", "5", "--num-inference-steps", "1",
+                "--output-tensors", tmp.resolve("o.safetensors").toString()));
+        assertTrue(err.toString().contains("--prompt-embeds"), err.toString());
+        assertFalse(Files.exists(tmp.resolve("o.safetensors")), "a failed run writes nothing");
+    }
+}
