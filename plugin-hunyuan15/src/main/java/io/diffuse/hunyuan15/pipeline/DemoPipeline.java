@@ -2,6 +2,7 @@ package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.text.TinyEncoders;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15TransformerConfig;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
 import io.diffuse.hunyuan15.vae.HunyuanVideo15VaeConfig;
@@ -38,6 +39,10 @@ public final class DemoPipeline {
     /** ByT5 stream width of the demo's prompt embeddings (prompt_embeds_2 last dimension). */
     public static final int TEXT_EMBED_2_DIM = 32;
     private static final long SEED = 20251124L;
+    /** Prompt tokens after the template crop (the released model uses 1000). */
+    private static final int PROMPT_TOKENS = 128;
+    /** Glyph (ByT5) tokens (the released model uses 256). */
+    private static final int GLYPH_TOKENS = 64;
 
     private DemoPipeline() {
     }
@@ -52,7 +57,12 @@ public final class DemoPipeline {
         }
         try {
             write(root, context);
-            return HunyuanVideo15Pipeline.load(root, context);
+            HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(root, context);
+            // Prompt text goes through the real encoder code: a tiny random Qwen2.5-VL text model and
+            // ByT5 encoder with a byte-level tokenizer, all made in code (no files to download).
+            pipeline.usePromptEncoder(TinyEncoders.promptEncoder(TEXT_EMBED_DIM, TEXT_EMBED_2_DIM, PROMPT_TOKENS,
+                    GLYPH_TOKENS, context.dtype(), context.device()));
+            return pipeline;
         } finally {
             deleteTree(root);
         }

@@ -120,6 +120,14 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         return pipeline;
     }
 
+    /** Encodes prompt text with {@code encoder} from now on (the pipeline closes it). */
+    void usePromptEncoder(HunyuanPromptEncoder encoder) {
+        if (promptEncoder != null) {
+            promptEncoder.close();
+        }
+        promptEncoder = encoder;
+    }
+
     /** The VAE (decoding goes through the configured executor; tests decode reference latents with it). */
     public AutoencoderKLHunyuanVideo15 vae() {
         return vae;
