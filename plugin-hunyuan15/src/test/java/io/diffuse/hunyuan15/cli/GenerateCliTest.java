@@ -147,6 +147,54 @@ class GenerateCliTest {
         }
     }
 
+    /**
+     * diffuse.hunyuan15.text-encoder(-2).torchscript reach the pipeline through the engine's
+     * configuration: with only the tokenizers in the model root (no text_encoder/ weights), prompt text
+     * is encoded by the traced fixture modules, and the latents match a run through the native
+     * encoders of the same weights within 1e-4 (the traced modules match diffusers within 1e-4 as the
+     * native ports do; fp32 throughout). Were the keys ignored, the first run would have no prompt
+     * encoder at all and fail.
+     */
+    @Test
+    void torchScriptEncodersFromConfigurationMatchTheNativeEncoders() throws Exception {
+        try (PointerScope scope = new PointerScope()) {
+            Path root = tmp.resolve("model");
+            io.diffuse.testkit.LocalRuntimeContext ctx = new io.diffuse.testkit.LocalRuntimeContext(
+                    io.diffuse.api.runtime.DType.FP32, new io.diffuse.core.local.LocalVaeExecutor(),
+                    io.diffuse.api.vae.TilingSettings.defaults(false));
+            DemoPipeline.write(root, ctx);
+            Path encoders = Path.of(GenerateCliTest.class.getResource("/fixtures/encoders").toURI());
+            copyTree(encoders.resolve("pipeline/tokenizer"), root.resolve("tokenizer"));
+            copyTree(encoders.resolve("pipeline/tokenizer_2"), root.resolve("tokenizer_2"));
+            String[] common = {"generate", "--model", root.toString(), "--prompt", "a cat holding a sign that says \"hello\"",
+                "--height", "32", "--width", "32", "--num-frames", "5", "--num-inference-steps", "2", "--seed", "5"};
+            Path traced = tmp.resolve("traced.safetensors");
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(common));
+            args.addAll(java.util.List.of("--output-tensors", traced.toString(),
+                    "-C", "diffuse.hunyuan15.text-encoder.torchscript=" + encoders.resolve("torchscript/text_encoder.pt"),
+                    "-C", "diffuse.hunyuan15.text-encoder-2.torchscript=" + encoders.resolve("torchscript/text_encoder_2.pt")));
+            assertEquals(0, run(args.toArray(String[]::new)), err.toString());
+
+            copyTree(encoders.resolve("pipeline/text_encoder"), root.resolve("text_encoder"));
+            copyTree(encoders.resolve("pipeline/text_encoder_2"), root.resolve("text_encoder_2"));
+            Path nativeRun = tmp.resolve("native.safetensors");
+            args = new java.util.ArrayList<>(java.util.List.of(common));
+            args.addAll(java.util.List.of("--output-tensors", nativeRun.toString()));
+            assertEquals(0, run(args.toArray(String[]::new)), err.toString());
+            double d = PipelineFixtures.maxAbsDiff(loader.readTensors(traced).get("latents"),
+                    loader.readTensors(nativeRun).get("latents"));
+            assertTrue(d <= 1e-4, "TorchScript vs native encoders: latents max abs diff " + d);
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> paths = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Files.copy(p, to.resolve(from.relativize(p).toString()));
+            }
+        }
+    }
+
     @Test
     void missingInputsAndOutputsAreClearErrors() throws Exception {
         assertNotEquals(0, run("generate", "--model", tmp.toString(), "--prompt", "x", "--fps", "0", "--output", "a.mp4"));
