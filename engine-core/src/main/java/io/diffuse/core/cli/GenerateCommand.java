@@ -72,6 +72,8 @@ public final class GenerateCommand extends RankedCommand {
     Path output;
     @Option(names = "--output-tensors", paramLabel = "FILE", description = "safetensors file with latents (B,C,T,H,W) and video (B,C,F,H,W) in [0,1].")
     Path outputTensors;
+    @Option(names = "--png-frames", paramLabel = "DIR", description = "Directory to write the frames to as PNG files (frame-00000.png, ...).")
+    Path pngFrames;
     @Option(names = "--prompt-embeds", paramLabel = "FILE", description = "safetensors with precomputed embeddings (diffusers argument names).")
     Path promptEmbeds;
 
@@ -107,6 +109,7 @@ public final class GenerateCommand extends RankedCommand {
         put(f, "fps", fps);
         put(f, "output", output);
         put(f, "output-tensors", outputTensors);
+        put(f, "png-frames", pngFrames);
         put(f, "prompt-embeds", promptEmbeds);
         Config withFlags = ConfigFactory.parseMap(f).withFallback(config);
         boolean demo = withFlags.getString("diffuse.generate.model").isEmpty();
@@ -170,13 +173,18 @@ public final class GenerateCommand extends RankedCommand {
         }
         Optional<Path> mp4 = path("output");
         Optional<Path> tensors = path("output-tensors");
-        if (mp4.isEmpty() && tensors.isEmpty()) {
-            throw new DiffuseException("nothing to write: give --output FILE.mp4 and/or --output-tensors FILE.safetensors");
+        Optional<Path> frames = path("png-frames");
+        if (mp4.isEmpty() && tensors.isEmpty() && frames.isEmpty()) {
+            throw new DiffuseException("nothing to write: give --output FILE.mp4, --png-frames DIR and/or --output-tensors"
+                    + " FILE.safetensors");
+        }
+        if (frames.isPresent() && Files.exists(frames.get()) && !Files.isDirectory(frames.get())) {
+            throw new DiffuseException("--png-frames " + frames.get() + " is a file; give a directory path");
         }
         if (generate.getInt("fps") < 1) {
             throw new DiffuseException("--fps must be at least 1, got " + generate.getInt("fps"));
         }
-        for (Optional<Path> out : List.of(mp4, tensors)) {
+        for (Optional<Path> out : List.of(mp4, tensors, frames)) {
             if (out.isPresent()) {
                 Path parent = out.get().toAbsolutePath().getParent();
                 if (parent == null || !Files.isDirectory(parent)) {
@@ -231,11 +239,17 @@ public final class GenerateCommand extends RankedCommand {
                             + (result.video() != null ? ", video " + shape(result.video()) : "") + ")");
                 }
                 Optional<Path> mp4 = path("output");
-                if (mp4.isPresent()) {
-                    if (result.video() == null) {
-                        throw new DiffuseException("rank 0 received no decoded video; set diffuse.vae.result-on-all-ranks or "
-                                + "use a VAE executor that returns the video to rank 0");
+                Optional<Path> frames = path("png-frames");
+                if ((mp4.isPresent() || frames.isPresent()) && result.video() == null) {
+                    throw new DiffuseException("rank 0 received no decoded video; set diffuse.vae.result-on-all-ranks or "
+                            + "use a VAE executor that returns the video to rank 0");
+                }
+                if (frames.isPresent()) {
+                    for (Path written : VideoExport.writePngFrames(result.video(), frames.get())) {
+                        out.println("wrote " + written + " (" + result.video().size(2) + " PNG frames)");
                     }
+                }
+                if (mp4.isPresent()) {
                     Mp4Writer writer = new Mp4Writer(generate.getInt("fps"));
                     for (Path written : VideoExport.writeMp4(result.video(), mp4.get(), writer)) {
                         out.println("wrote " + written + " (" + writer.encoder() + ", " + writer.fps() + " fps)");

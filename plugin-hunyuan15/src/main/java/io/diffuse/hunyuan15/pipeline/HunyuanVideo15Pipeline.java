@@ -66,6 +66,9 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     /** The SigLIP image encoder, when the pipeline root has image_encoder/; else I2V needs image_embeds given. */
     private SiglipImageEncoder imageEncoder;
 
+    /** The configuration subtree of this plugin's settings (encoders), see {@link EncoderOptions}. */
+    public static final String CONFIGURATION = "diffuse.hunyuan15";
+
     /** A pipeline over loaded components; it owns and closes them. */
     public HunyuanVideo15Pipeline(HunyuanVideo15Transformer3DModel transformer, AutoencoderKLHunyuanVideo15 vae,
             FlowMatchEulerDiscreteScheduler scheduler, int targetSize, DType dtype) {
@@ -104,14 +107,16 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             throw e;
         }
         try {
-            // Optional components, as in diffusers' model_index.json: prompt and image encoders.
-            if (Files.isDirectory(root.resolve("text_encoder"))) {
-                pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), EncoderOptions.DEFAULTS,
-                        context.dtype(), context.device());
-            }
-            if (Files.isDirectory(root.resolve("image_encoder"))) {
-                pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), null, context.dtype(),
+            // Optional components, as in diffusers' model_index.json: prompt and image encoders, each native from
+            // its folder or a TorchScript module named in configuration (diffuse.hunyuan15, reference.conf).
+            EncoderOptions encoders = EncoderOptions.fromMap(context.configuration(CONFIGURATION));
+            if (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null) {
+                pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), encoders, context.dtype(),
                         context.device());
+            }
+            if (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null) {
+                pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), encoders.imageEncoderTorchScript(),
+                        context.dtype(), context.device());
             }
         } catch (RuntimeException e) {
             pipeline.close();
