@@ -20,10 +20,11 @@ import org.bytedeco.pytorch.Device;
 public final class LocalRuntimeContext implements RuntimeContext {
     private final DType dtype;
     private final CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-    private final ProcessGroups groups = LocalGroups.create();
-    private final ParallelStrategy strategy = new LocalStrategy();
+    private final ProcessGroups groups;
+    private final ParallelStrategy strategy;
     private final VaeExecutor vaeExecutor;
     private final TilingSettings tiling;
+    private final boolean vaeResultOnAllRanks;
 
     /** A context computing in {@code dtype}, with no VAE executor. */
     public LocalRuntimeContext(DType dtype) {
@@ -32,9 +33,23 @@ public final class LocalRuntimeContext implements RuntimeContext {
 
     /** A context computing in {@code dtype} with the given VAE executor and tiling. */
     public LocalRuntimeContext(DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
+        this(dtype, LocalGroups.create(), new LocalStrategy(), vaeExecutor, tiling, true);
+    }
+
+    /**
+     * A context for one of several in-process ranks (e.g. the groups {@link ThreadRanks#run} hands a
+     * rank): the given groups, sequence-parallel strategy and VAE executor.
+     *
+     * @param vaeResultOnAllRanks whether every rank receives full VAE results (otherwise only world rank 0)
+     */
+    public LocalRuntimeContext(DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
+            TilingSettings tiling, boolean vaeResultOnAllRanks) {
         this.dtype = dtype;
+        this.groups = groups;
+        this.strategy = strategy;
         this.vaeExecutor = vaeExecutor;
         this.tiling = tiling;
+        this.vaeResultOnAllRanks = vaeResultOnAllRanks;
     }
 
     @Override
@@ -77,6 +92,6 @@ public final class LocalRuntimeContext implements RuntimeContext {
 
     @Override
     public boolean vaeResultOnAllRanks() {
-        return true;
+        return vaeResultOnAllRanks;
     }
 }

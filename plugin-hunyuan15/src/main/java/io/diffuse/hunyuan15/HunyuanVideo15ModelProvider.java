@@ -1,5 +1,8 @@
 package io.diffuse.hunyuan15;
 
+import io.diffuse.hunyuan15.pipeline.DemoPipeline;
+import io.diffuse.hunyuan15.pipeline.HunyuanVideo15Pipeline;
+
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.checkpoint.CheckpointLoader;
@@ -43,7 +46,7 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     @Override
     public String description() {
-        return "HunyuanVideo 1.5 (diffusers layout): transformer, VAE encode/decode";
+        return "HunyuanVideo 1.5 (diffusers layout): T2V/I2V pipeline, transformer, VAE encode/decode; built-in tiny 'demo'";
     }
 
     @Override
@@ -69,7 +72,14 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
 
     @Override
     public Pipeline load(ModelSource source, RuntimeContext context) {
-        throw new DiffuseException("full pipeline generation arrives with `diffuse generate`");
+        if (source.path().isPresent()) {
+            return HunyuanVideo15Pipeline.load(source.path().get(), context);
+        }
+        if (DemoPipeline.NAME.equals(source.builtin())) {
+            return DemoPipeline.create(context);
+        }
+        throw new DiffuseException("unknown built-in model '" + source.builtin() + "' for " + FAMILY + "; available: "
+                + DemoPipeline.NAME);
     }
 
     @Override

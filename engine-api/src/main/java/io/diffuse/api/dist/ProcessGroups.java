@@ -1,5 +1,9 @@
 package io.diffuse.api.dist;
 
+import io.diffuse.api.DiffuseException;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+
 import io.diffuse.api.parallel.ParallelPlan;
 
 /**
@@ -33,4 +37,33 @@ public interface ProcessGroups {
 
     /** Whether this rank is one of the {@code plan.vae()} ranks that run VAE tiles. */
     boolean inVaeGroup();
+
+    /**
+     * Whether this rank runs the conditional (prompted) forward of classifier-free guidance. With a
+     * cfg group of 2 ranks, cfg rank 0 runs the conditional forward and cfg rank 1 the unconditional
+     * one; with a cfg group of 1 every rank runs both (true here).
+     */
+    default boolean runsConditional() {
+        return cfg().size() == 1 || cfg().rank() == 0;
+    }
+
+    /**
+     * Classifier-free guidance over the cfg group of 2 ranks: all-gathers this rank's prediction
+     * (conditional on cfg rank 0, unconditional on cfg rank 1) with its partner's and returns
+     * {@code uncond + scale * (cond - uncond)} (diffusers' ClassifierFreeGuidance without rescale),
+     * the same bits on both ranks. Every member of the cfg group must call it.
+     *
+     * @throws DiffuseException when the cfg group does not have exactly 2 ranks
+     */
+    default Tensor combineGuidance(Tensor prediction, double scale) {
+        ProcessGroup cfg = cfg();
+        if (cfg.size() != 2) {
+            throw new DiffuseException("cfg parallel needs a cfg group of 2 ranks (conditional and unconditional), got "
+                    + cfg.size() + " in group '" + cfg.name() + "'; set cfg parallel to 2 or run both passes on each rank");
+        }
+        Tensor both = cfg.allGather(prediction.unsqueeze(0).contiguous()); // (2, ...) in cfg-rank order
+        Tensor cond = both.select(0, 0);
+        Tensor uncond = both.select(0, 1);
+        return uncond.add(cond.sub(uncond).mul(new Scalar(scale)));
+    }
 }

@@ -7,6 +7,7 @@ import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.api.vae.VaeRun;
+import java.util.Map;
 import org.bytedeco.pytorch.Device;
 
 /**
@@ -52,6 +53,21 @@ public interface RuntimeContext {
 
     /** Whether every rank needs full VAE results (otherwise only world rank 0). */
     boolean vaeResultOnAllRanks();
+
+    /**
+     * The engine's effective configuration under {@code path} (e.g. {@code "diffuse.hunyuan15"}), for
+     * plugins, which cannot read the engine's configuration format themselves: every leaf below
+     * {@code path}, keyed by its dotted path relative to it (e.g. {@code "text-encoder.torchscript"}),
+     * with plain values (String, Number, Boolean, or a List of those). Includes the defaults of every
+     * installed bundle's reference.conf and the user's overrides.
+     *
+     * @param path a dotted configuration path
+     * @return the leaves under {@code path}; empty when the path is absent, and by default (a context
+     *         with no configuration behind it)
+     */
+    default Map<String, Object> configuration(String path) {
+        return Map.of();
+    }
 
     /** The run description a {@link VaeExecutor} expects. */
     default VaeRun vaeRun() {

@@ -25,8 +25,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code diffuse bench COMPONENT --model DIR --inputs IN}: times one model component's forward on
@@ -41,16 +41,8 @@ import picocli.CommandLine.Parameters;
                 + "safetensors file: wall time per forward, bytes moved per forward, resident memory.",
             "Parallel flags (--nproc, --ulysses, --ring ...) and --threads (intra-op threads per rank) apply as in generate."})
 public final class BenchCommand extends RankedCommand {
-    @Parameters(index = "0", paramLabel = "COMPONENT", description = "Component name, e.g. transformer, vae-decode.")
-    String component;
-
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "A diffusers pipeline root (model_index.json) or the component's own folder.")
-    Path model;
-
-    @Option(names = "--inputs", required = true, paramLabel = "IN",
-            description = "safetensors file with the input tensors (other tensors in it, e.g. a reference output, are ignored).")
-    Path inputs;
+    @Mixin
+    ComponentOptions selection = new ComponentOptions();
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed forwards first (default ${DEFAULT-VALUE}).")
     int warmup;
@@ -64,10 +56,6 @@ public final class BenchCommand extends RankedCommand {
 
     @Option(names = "--label", paramLabel = "TEXT", description = "First column of the result row (default: the plan).")
     String label;
-
-    @Option(names = "--model-family", paramLabel = "NAME",
-            description = "Model family to use instead of recognising it from the folder (see `diffuse info`).")
-    String family;
 
     public BenchCommand(CliEnvironment env) {
         super(env);
@@ -85,33 +73,23 @@ public final class BenchCommand extends RankedCommand {
         if (rssEvery < 0) {
             throw new DiffuseException("--rss-every " + rssEvery + " must be 0 (off) or a positive forward count");
         }
-        if (!Files.isDirectory(model)) {
-            throw new DiffuseException("--model " + model + " is not a directory; give a diffusers pipeline root or component folder");
-        }
-        if (!Files.isRegularFile(inputs)) {
-            throw new DiffuseException("--inputs " + inputs + " does not exist or is not a file");
-        }
-        ModelProvider provider = RunComponentCommand.provider(env.registry(), family, model);
-        if (!provider.components().contains(component)) {
-            throw new DiffuseException("unknown component '" + component + "' for model family " + provider.family()
-                    + "; available: " + new TreeSet<>(provider.components()));
-        }
+        selection.check(env.registry());
         return super.call();
     }
 
     @Override
     protected int runOnRank(EngineRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-        ModelProvider provider = RunComponentCommand.provider(env.registry(), family, model);
+        ModelProvider provider = selection.provider(env.registry());
         PrintWriter out = spec.commandLine().getOut();
         boolean rank0 = runtime.rank() == 0;
         ProcessGroup world = runtime.groups().world();
         try (PointerScope scope = new PointerScope();
-                ComponentRunner runner = provider.component(component, model, runtime.context(checkpoints))) {
-            Map<String, Tensor> file = checkpoints.readTensors(inputs);
+                ComponentRunner runner = provider.component(selection.component, selection.model, runtime.context(checkpoints))) {
+            Map<String, Tensor> file = checkpoints.readTensors(selection.inputs);
             List<String> missing = runner.requiredInputs().stream().filter(n -> !file.containsKey(n)).sorted().toList();
             if (!missing.isEmpty()) {
-                throw new DiffuseException("--inputs " + inputs + " lacks " + missing + " required by " + component
+                throw new DiffuseException("--inputs " + selection.inputs + " lacks " + missing + " required by " + selection.component
                         + "; it has " + new TreeSet<>(file.keySet()));
             }
             Map<String, Tensor> in = new HashMap<>();

@@ -7,7 +7,8 @@ import picocli.CommandLine.Spec;
 /** The root command; every subcommand has --help. */
 @Command(name = "diffuse", mixinStandardHelpOptions = true, versionProvider = DiffuseCommand.Version.class,
         description = "Diffuse: a diffusion inference engine for the JVM.",
-        subcommands = {InfoCommand.class, CommCheckCommand.class, RunComponentCommand.class, BenchCommand.class})
+        subcommands = {InfoCommand.class, GenerateCommand.class, RunComponentCommand.class, CommCheckCommand.class,
+            BenchCommand.class})
 public final class DiffuseCommand implements Runnable {
     @Spec
     CommandSpec spec;

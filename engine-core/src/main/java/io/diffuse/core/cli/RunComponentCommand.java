@@ -22,8 +22,8 @@ import java.util.TreeSet;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code diffuse run-component COMPONENT --model DIR --inputs IN --output OUT}: runs one model
@@ -35,22 +35,11 @@ import picocli.CommandLine.Parameters;
         description = {"Run one model component (transformer, vae-encode, vae-decode) on tensors from a safetensors file.",
             "Parallel flags (--nproc, --ulysses, --ring, --vae-parallel, --tiling ...) apply as in generate."})
 public final class RunComponentCommand extends RankedCommand {
-    @Parameters(index = "0", paramLabel = "COMPONENT", description = "Component name, e.g. transformer, vae-encode, vae-decode.")
-    String component;
-
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "A diffusers pipeline root (model_index.json) or the component's own folder.")
-    Path model;
-
-    @Option(names = "--inputs", required = true, paramLabel = "IN", description = "safetensors file with the input tensors (named as the component's forward arguments; other tensors are ignored).")
-    Path inputs;
+    @Mixin
+    ComponentOptions selection = new ComponentOptions();
 
     @Option(names = "--output", required = true, paramLabel = "OUT", description = "safetensors file to write the outputs to.")
     Path output;
-
-    @Option(names = "--model-family", paramLabel = "NAME",
-            description = "Model family to use instead of recognising it from the folder (see `diffuse info`).")
-    String family;
 
     public RunComponentCommand(CliEnvironment env) {
         super(env);
@@ -68,20 +57,10 @@ public final class RunComponentCommand extends RankedCommand {
     @Override
     public Integer call() {
         // Checked before any rank is spawned, so a typo costs no rank start-up.
-        if (!Files.isDirectory(model)) {
-            throw new DiffuseException("--model " + model + " is not a directory; give a diffusers pipeline root or component folder");
-        }
-        if (!Files.isRegularFile(inputs)) {
-            throw new DiffuseException("--inputs " + inputs + " does not exist or is not a file");
-        }
+        selection.check(env.registry());
         Path parent = output.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new DiffuseException("--output " + output + ": directory " + parent + " does not exist");
-        }
-        ModelProvider provider = provider(env.registry());
-        if (!provider.components().contains(component)) {
-            throw new DiffuseException("unknown component '" + component + "' for model family " + provider.family()
-                    + "; available: " + new TreeSet<>(provider.components()));
         }
         return super.call();
     }
@@ -96,7 +75,7 @@ public final class RunComponentCommand extends RankedCommand {
         PluginRegistry registry = env.registry();
         String name = settings.parallel().strategy();
         ParallelStrategy strategy = registry.strategy(name);
-        OptionalInt heads = provider(registry).attentionHeads(model, new DiffusersCheckpointLoader());
+        OptionalInt heads = selection.provider(registry).attentionHeads(selection.model, new DiffusersCheckpointLoader());
         if (heads.isEmpty()) {
             return;
         }
@@ -105,7 +84,7 @@ public final class RunComponentCommand extends RankedCommand {
             strategy.validate(plan, heads.getAsInt());
         } catch (IllegalArgumentException e) {
             throw new ConfigException("diffuse.parallel", "strategy " + name + ", ulysses " + plan.ulysses() + " x ring "
-                    + plan.ring() + " x cfg " + plan.cfg(), "cannot run the " + heads.getAsInt() + "-head model in " + model
+                    + plan.ring() + " x cfg " + plan.cfg(), "cannot run the " + heads.getAsInt() + "-head model in " + selection.model
                     + ": " + e.getMessage());
         }
     }
@@ -113,14 +92,14 @@ public final class RunComponentCommand extends RankedCommand {
     @Override
     protected int runOnRank(EngineRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-        ModelProvider provider = provider(env.registry());
+        ModelProvider provider = selection.provider(env.registry());
         PrintWriter out = spec.commandLine().getOut();
         try (PointerScope scope = new PointerScope();
-                ComponentRunner runner = provider.component(component, model, runtime.context(checkpoints))) {
-            Map<String, Tensor> in = checkpoints.readTensors(inputs);
+                ComponentRunner runner = provider.component(selection.component, selection.model, runtime.context(checkpoints))) {
+            Map<String, Tensor> in = checkpoints.readTensors(selection.inputs);
             List<String> missing = runner.requiredInputs().stream().filter(n -> !in.containsKey(n)).sorted().toList();
             if (!missing.isEmpty()) {
-                throw new DiffuseException("--inputs " + inputs + " lacks " + missing + " required by " + component
+                throw new DiffuseException("--inputs " + selection.inputs + " lacks " + missing + " required by " + selection.component
                         + "; it has " + new TreeSet<>(in.keySet()));
             }
             // Other tensors in the file (e.g. the reference output next to the inputs) are not the component's.
@@ -134,29 +113,10 @@ public final class RunComponentCommand extends RankedCommand {
                 for (Map.Entry<String, Tensor> e : result.entrySet()) {
                     out.printf("%s %s -> %s%n", e.getKey(), Arrays.toString(e.getValue().sizes().vec().get()), output);
                 }
-                out.printf("%s ran in %.3f s on %d rank(s)%n", component, seconds, runtime.worldSize());
+                out.printf("%s ran in %.3f s on %d rank(s)%n", selection.component, seconds, runtime.worldSize());
                 out.flush();
             }
             return 0;
         }
-    }
-
-    private ModelProvider provider(PluginRegistry registry) {
-        return provider(registry, family, model);
-    }
-
-    /** The provider named {@code family}, else the first installed one that recognises {@code model}. */
-    static ModelProvider provider(PluginRegistry registry, String family, Path model) {
-        if (family != null) {
-            return registry.model(family);
-        }
-        List<PluginRegistry.Installed<ModelProvider>> matching = registry.models().stream()
-                .filter(m -> m.service().recognizes(model)).toList();
-        if (matching.isEmpty()) {
-            throw new DiffuseException("no installed model provider recognises " + model + " (installed: "
-                    + registry.models().stream().map(PluginRegistry.Installed::name).toList()
-                    + "); check the folder holds model_index.json or config.json, or pass --model-family");
-        }
-        return matching.get(0).service();
     }
 }

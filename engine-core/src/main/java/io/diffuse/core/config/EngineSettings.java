@@ -20,7 +20,8 @@ public record EngineSettings(
         int threads,
         Parallel parallel,
         Vae vae,
-        Dist dist) {
+        Dist dist,
+        Config config) {
 
     /** {@code diffuse.parallel}. */
     public record Parallel(int nproc, String strategy, int ulysses, int ring, int cfg, int vae) {
@@ -40,6 +41,26 @@ public record EngineSettings(
 
     /** {@code diffuse.dist}. */
     public record Dist(String backend, String masterAddr, int masterPort, Duration timeout) {
+    }
+
+    /**
+     * The leaves of the configuration under {@code path}, keyed by their dotted path relative to it,
+     * with plain values; empty when the path is absent. Backs {@code RuntimeContext.configuration}.
+     *
+     * @throws ConfigException when {@code path} holds a value rather than an object
+     */
+    public java.util.Map<String, Object> subtree(String path) {
+        if (!config.hasPath(path)) {
+            return java.util.Map.of();
+        }
+        if (config.getValue(path).valueType() != com.typesafe.config.ConfigValueType.OBJECT) {
+            throw new ConfigException(path, config.getValue(path).unwrapped(), "expected an object of settings");
+        }
+        java.util.Map<String, Object> leaves = new java.util.TreeMap<>();
+        for (java.util.Map.Entry<String, com.typesafe.config.ConfigValue> e : config.getConfig(path).entrySet()) {
+            leaves.put(e.getKey(), e.getValue().unwrapped());
+        }
+        return java.util.Collections.unmodifiableMap(leaves);
     }
 
     /** Reads and validates {@code config}. */
@@ -126,7 +147,7 @@ public record EngineSettings(
         return new EngineSettings(device, dtype, threads,
                 new Parallel(nproc, strategy, ulysses, ring, cfg, vaeRanks),
                 new Vae(executor, tiling, tileSize, overlap, allRanks),
-                new Dist(backend, addr, port, timeout));
+                new Dist(backend, addr, port, timeout), config);
     }
 
     private static void checkStrategyDegrees(String strategy, int ulysses, int ring) {

@@ -170,6 +170,11 @@ public final class EngineRuntime implements AutoCloseable {
             public boolean vaeResultOnAllRanks() {
                 return allRanks;
             }
+
+            @Override
+            public java.util.Map<String, Object> configuration(String path) {
+                return settings.subtree(path);
+            }
         };
     }
 

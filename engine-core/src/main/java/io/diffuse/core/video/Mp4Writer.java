@@ -238,11 +238,10 @@ public final class Mp4Writer {
                 av_dict_set(options, "profile", "high", 0);
                 break;
             case "libopenh264":
-                // OpenH264 is rate controlled: budget ~1 bit per pixel per frame, and cap the quantiser so
-                // small or busy frames are never starved.
-                ctx.bit_rate(Math.max(1_000_000L, (long) width * height * fps));
-                ctx.qmin(10);
-                ctx.qmax(26);
+                // OpenH264 is rate controlled: budget 2 bits per pixel per frame. No floor and no
+                // quantiser caps: a budget far above that (a 1 Mbit/s floor on a 64x64 clip) or a capped
+                // quantiser made OpenH264 fail outright (AVERROR_UNKNOWN) on frames of pure noise.
+                ctx.bit_rate(2L * width * height * fps);
                 av_dict_set(options, "rc_mode", "quality", 0);
                 av_dict_set(options, "allow_skip_frames", "0", 0);
                 break;

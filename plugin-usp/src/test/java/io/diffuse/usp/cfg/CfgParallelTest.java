@@ -16,7 +16,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 
 /**
- * CFG parallel: cond on cfg rank 0, uncond on cfg rank 1, combined as uncond + s*(cond - uncond) with
+ * CFG parallel through {@link io.diffuse.api.dist.ProcessGroups#combineGuidance} on real thread-rank
+ * groups: cond on cfg rank 0, uncond on cfg rank 1, combined as uncond + s*(cond - uncond) with
  * the same bits on every rank. Expected values are computed with the same fp32 ops on one thread, so
  * the comparison is exact (tolerance 0).
  */
@@ -29,11 +30,11 @@ class CfgParallelTest {
         ParallelPlan plan = new ParallelPlan(4, 2, 1, 2, 1);
         List<float[]> results = ThreadRanks.run(plan, groups -> {
             try (PointerScope scope = new PointerScope()) {
-                boolean conditional = CfgParallel.runsConditional(groups.cfg());
+                boolean conditional = groups.runsConditional();
                 assertEquals(groups.world().rank() < 2, conditional, "sequence block 0 runs the conditional pass");
                 Tensor cond = prediction(1);
                 Tensor uncond = prediction(2);
-                Tensor combined = CfgParallel.combine(groups.cfg(), conditional ? cond : uncond, SCALE);
+                Tensor combined = groups.combineGuidance(conditional ? cond : uncond, SCALE);
                 Tensor expected = uncond.add(cond.sub(uncond).mul(new Scalar(SCALE)));
                 assertTrue(expected.equal(combined), "combine on rank " + groups.world().rank());
                 return toArray(combined);
@@ -48,7 +49,8 @@ class CfgParallelTest {
     void cfgGroupOfOtherSizeIsAClearError() {
         ParallelPlan plan = new ParallelPlan(2, 2, 1, 1, 1);
         List<String> messages = ThreadRanks.run(plan, groups -> assertThrows(DiffuseException.class,
-                () -> CfgParallel.combine(groups.cfg(), prediction(1), SCALE)).getMessage());
+                () -> groups.combineGuidance(prediction(1), SCALE)).getMessage());
+        assertTrue(ThreadRanks.run(plan, groups -> groups.runsConditional()).stream().allMatch(b -> b), "cfg 1: every rank runs the conditional pass");
         assertTrue(messages.get(0).contains("cfg group of 2 ranks"), messages.get(0));
     }
 

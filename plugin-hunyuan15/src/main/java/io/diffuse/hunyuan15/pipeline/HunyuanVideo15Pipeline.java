@@ -1,0 +1,388 @@
+package io.diffuse.hunyuan15.pipeline;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.checkpoint.Checkpoint;
+import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.model.GenerationRequest;
+import io.diffuse.api.model.GenerationResult;
+import io.diffuse.api.model.Pipeline;
+import io.diffuse.api.model.ProgressListener;
+import io.diffuse.api.model.Task;
+import io.diffuse.api.parallel.SequenceParallelAttention;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor;
+import io.diffuse.hunyuan15.image.SiglipImageEncoder;
+import io.diffuse.hunyuan15.text.EncoderOptions;
+import io.diffuse.hunyuan15.text.HunyuanPromptEncoder;
+import io.diffuse.hunyuan15.image.ResolutionBuckets;
+import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
+import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * HunyuanVideo 1.5 text-to-video and image-to-video generation as diffusers'
+ * {@code HunyuanVideo15Pipeline} and {@code HunyuanVideo15ImageToVideoPipeline} run it: noise from a
+ * CPU generator seeded with the request's seed, the flow-match Euler schedule with shift,
+ * {@code model_in = cat[latents, cond, mask]} (zeros for T2V; the VAE-encoded image latent times the
+ * scaling factor at latent frame 0 and a mask of ones there for I2V), classifier-free guidance as two
+ * separate forwards (one when the scale is 1) or split over the cfg group, meanflow's
+ * {@code timestep_r}, and decoding through the configured VAE executor. Every rank calls
+ * {@link #generate} with the same request.
+ */
+public final class HunyuanVideo15Pipeline implements Pipeline {
+    /** Prompt embedding names, as the diffusers pipelines name their arguments. */
+    public static final List<String> PROMPT_KEYS = List.of("prompt_embeds", "prompt_embeds_mask", "prompt_embeds_2",
+            "prompt_embeds_mask_2");
+    /** The unconditional (negative prompt) embedding names. */
+    public static final List<String> NEGATIVE_KEYS = List.of("negative_prompt_embeds", "negative_prompt_embeds_mask",
+            "negative_prompt_embeds_2", "negative_prompt_embeds_mask_2");
+    /** SigLIP tokens of the I2V image (B, L, image_embed_dim), the transformer's argument name. */
+    public static final String IMAGE_EMBEDS = "image_embeds";
+    /** Tokens of the all-zero T2V image_embeds, as the diffusers T2V pipeline makes them. */
+    private static final int VISION_TOKENS = 729;
+
+    private final HunyuanVideo15Transformer3DModel transformer;
+    private final AutoencoderKLHunyuanVideo15 vae;
+    private final FlowMatchEulerDiscreteScheduler scheduler;
+    private final int targetSize;
+    private final DType dtype;
+    /** Native prompt encoders, when the pipeline root has text_encoder/; else embeddings must be given. */
+    private HunyuanPromptEncoder promptEncoder;
+    /** The SigLIP image encoder, when the pipeline root has image_encoder/; else I2V needs image_embeds given. */
+    private SiglipImageEncoder imageEncoder;
+
+    /** The configuration subtree of this plugin's settings (encoders), see {@link EncoderOptions}. */
+    public static final String CONFIGURATION = "diffuse.hunyuan15";
+
+    /** A pipeline over loaded components; it owns and closes them. */
+    public HunyuanVideo15Pipeline(HunyuanVideo15Transformer3DModel transformer, AutoencoderKLHunyuanVideo15 vae,
+            FlowMatchEulerDiscreteScheduler scheduler, int targetSize, DType dtype) {
+        this.transformer = transformer;
+        this.vae = vae;
+        this.scheduler = scheduler;
+        this.targetSize = targetSize;
+        this.dtype = dtype;
+    }
+
+    /**
+     * Loads a diffusers pipeline root: {@code transformer/}, {@code vae/} and
+     * {@code scheduler/scheduler_config.json}.
+     */
+    public static HunyuanVideo15Pipeline load(Path root, RuntimeContext context) {
+        Path schedulerConfig = root.resolve("scheduler").resolve("scheduler_config.json");
+        if (!Files.isRegularFile(schedulerConfig)) {
+            throw new DiffuseException(root + " has no scheduler/scheduler_config.json; --model must be a diffusers "
+                    + "HunyuanVideo 1.5 pipeline root (model_index.json with transformer/, vae/ and scheduler/ folders)");
+        }
+        FlowMatchEulerDiscreteScheduler scheduler = FlowMatchEulerDiscreteScheduler.fromConfig(schedulerConfig);
+        HunyuanVideo15Transformer3DModel transformer;
+        int targetSize;
+        try (Checkpoint checkpoint = context.checkpoints().open(root, "transformer")) {
+            Object target = checkpoint.config().get("target_size");
+            targetSize = target instanceof Number n ? n.intValue() : 640;
+            transformer = HunyuanVideo15Transformer3DModel.load(checkpoint, context.dtype(), context.device());
+        }
+        HunyuanVideo15Pipeline pipeline;
+        try (Checkpoint checkpoint = context.checkpoints().open(root, "vae")) {
+            pipeline = new HunyuanVideo15Pipeline(transformer,
+                    AutoencoderKLHunyuanVideo15.load(checkpoint, context.dtype(), context.device()), scheduler, targetSize,
+                    context.dtype());
+        } catch (RuntimeException e) {
+            transformer.close();
+            throw e;
+        }
+        try {
+            // Optional components, as in diffusers' model_index.json: prompt and image encoders, each native from
+            // its folder or a TorchScript module named in configuration (diffuse.hunyuan15, reference.conf).
+            EncoderOptions encoders = EncoderOptions.fromMap(context.configuration(CONFIGURATION));
+            if (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null) {
+                pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), encoders, context.dtype(),
+                        context.device());
+            }
+            if (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null) {
+                pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), encoders.imageEncoderTorchScript(),
+                        context.dtype(), context.device());
+            }
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+        return pipeline;
+    }
+
+    /** Encodes prompt text with {@code encoder} from now on (the pipeline closes it). */
+    void usePromptEncoder(HunyuanPromptEncoder encoder) {
+        if (promptEncoder != null) {
+            promptEncoder.close();
+        }
+        promptEncoder = encoder;
+    }
+
+    /** The VAE (decoding goes through the configured executor; tests decode reference latents with it). */
+    public AutoencoderKLHunyuanVideo15 vae() {
+        return vae;
+    }
+
+    /** The scheduler as configured by the checkpoint (its shift is the default flow shift). */
+    public FlowMatchEulerDiscreteScheduler scheduler() {
+        return scheduler;
+    }
+
+    @Override
+    public GenerationResult generate(GenerationRequest request, RuntimeContext context, ProgressListener progress) {
+        StageMeter meter = new StageMeter();
+        ProcessGroups groups = context.groups();
+        boolean guidance = Math.abs(request.guidanceScale() - 1.0) > 1e-9; // diffusers: not math.isclose(scale, 1.0)
+        boolean cfgParallel = guidance && groups.plan().cfg() == 2;
+        ScalarType runType = runType();
+        PointerScope outer = PointerScope.getInnerScope();
+        try (PointerScope scope = new PointerScope()) {
+            // ---- encode: embeddings, I2V image latent, size.
+            progress.stageStarted("encode");
+            meter.start("encode");
+            Map<String, Tensor> embeds = embeddings(request, guidance);
+            int height;
+            int width;
+            Tensor imageLatent = null;
+            Tensor imageEmbeds;
+            if (request.task() == Task.IMAGE_TO_VIDEO) {
+                Path imagePath = request.image().orElseThrow(() -> new DiffuseException(
+                        "image-to-video needs an input image (--image FILE)"));
+                // diffusers: calculate_default_height_width(image) then resize(resize_mode="crop").
+                HunyuanVideo15ImageProcessor.RgbImage picture = HunyuanVideo15ImageProcessor.read(imagePath);
+                ResolutionBuckets.Size bucket = HunyuanVideo15ImageProcessor.defaultSize(picture, targetSize);
+                height = bucket.height();
+                width = bucket.width();
+                Tensor sample = HunyuanVideo15ImageProcessor.toTensor(
+                        HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)).to(context.device(), runType);
+                // diffusers: vae.encode(image).mode() * scaling_factor; every rank needs it for its cond input.
+                Tensor latent = context.vaeExecutor().encode(vae, sample,
+                        new io.diffuse.api.vae.VaeRun(context.tiling(), groups, true));
+                imageLatent = latent.mul(new Scalar(vae.scalingFactor())).to(runType);
+                imageEmbeds = embeds.get(IMAGE_EMBEDS);
+                if (imageEmbeds == null && imageEncoder != null) {
+                    // diffusers encodes the resized and cropped image with SigLIP's own preprocessing.
+                    imageEmbeds = imageEncoder.encode(hwc(HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)));
+                }
+                if (imageEmbeds == null) {
+                    throw new DiffuseException("image-to-video needs SigLIP image embeddings: this model has no image_encoder/ folder,"
+                            + " so pass them in --prompt-embeds as '" + IMAGE_EMBEDS + "' (1, tokens, "
+                            + transformer.config().imageEmbedDim() + ")");
+                }
+            } else {
+                height = request.height().orElse(-1);
+                width = request.width().orElse(-1);
+                if (request.height().isEmpty() && request.width().isEmpty()) {
+                    // diffusers' default aspect ratio 16:9 (width:height).
+                    ResolutionBuckets.Size bucket = ResolutionBuckets.closest(9, 16, targetSize);
+                    height = bucket.height();
+                    width = bucket.width();
+                } else if (request.height().isEmpty() || request.width().isEmpty()) {
+                    throw new DiffuseException("give both --height and --width, or neither (then the 16:9 bucket of "
+                            + "target size " + targetSize + " is used)");
+                }
+                imageEmbeds = torch.zeros(new long[] {1, VISION_TOKENS, transformer.config().imageEmbedDim()},
+                        new TensorOptions(runType));
+            }
+            checkSize(height, width, request.numFrames());
+            meter.finish();
+            progress.stageFinished("encode");
+
+            // ---- denoise.
+            progress.stageStarted("denoise");
+            meter.start("denoise");
+            FlowMatchEulerDiscreteScheduler sched = request.flowShift().map(scheduler::withShift).orElse(scheduler);
+            int steps = request.numInferenceSteps();
+            sched.setTimesteps(steps);
+            float[] timesteps = sched.timesteps();
+            long channels = vae.latentChannels();
+            long frames = (request.numFrames() - 1) / vae.temporalCompression() + 1;
+            long[] shape = {1, channels, frames, height / vae.spatialCompression(), width / vae.spatialCompression()};
+            Tensor latents = noise(shape, request.seed(), runType);
+            Tensor cond;
+            Tensor mask;
+            if (imageLatent == null) {
+                cond = torch.zeros(shape, new TensorOptions(runType));
+                mask = torch.zeros(new long[] {1, 1, frames, shape[3], shape[4]}, new TensorOptions(runType));
+            } else {
+                // latent_condition: the image latent at frame 0, zeros after; mask 1 at frame 0.
+                cond = torch.zeros(shape, new TensorOptions(runType));
+                cond.narrow(2, 0, 1).copy_(imageLatent);
+                mask = torch.zeros(new long[] {1, 1, frames, shape[3], shape[4]}, new TensorOptions(runType));
+                mask.narrow(2, 0, 1).fill_(new Scalar(1.0));
+            }
+            Map<String, Tensor> condEmbeds = select(embeds, PROMPT_KEYS, runType);
+            Map<String, Tensor> uncondEmbeds = guidance ? select(embeds, NEGATIVE_KEYS, runType) : null;
+            Tensor imageEmbedsRun = imageEmbeds.to(runType);
+            SequenceParallelAttention attention = context.attention();
+            boolean meanflow = transformer.config().useMeanflow();
+            latents.retainReference();
+            for (int i = 0; i < steps; i++) {
+                Tensor next;
+                try (PointerScope step = new PointerScope()) {
+                    Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
+                            new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
+                    Tensor t = scalar(timesteps[i], runType);
+                    Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType) : null;
+                    Tensor pred;
+                    if (!guidance) {
+                        pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention);
+                    } else if (cfgParallel) {
+                        Map<String, Tensor> mine = groups.runsConditional() ? condEmbeds : uncondEmbeds;
+                        pred = groups.combineGuidance(forward(modelIn, t, tr, mine, imageEmbedsRun, attention),
+                                request.guidanceScale());
+                    } else {
+                        Tensor predCond = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention);
+                        Tensor predUncond = forward(modelIn, t, tr, uncondEmbeds, imageEmbedsRun, attention);
+                        pred = predUncond.add(predCond.sub(predUncond).mul(new Scalar(request.guidanceScale())));
+                    }
+                    next = sched.step(pred, i, latents);
+                    next.retainReference();
+                }
+                latents.releaseReference();
+                latents = next;
+                progress.step("denoise", i + 1, steps);
+            }
+            meter.finish();
+            progress.stageFinished("denoise");
+
+            // ---- decode.
+            progress.stageStarted("decode");
+            meter.start("decode");
+            Tensor decoded = context.vaeExecutor().decode(vae, latents.div(new Scalar(vae.scalingFactor())), context.vaeRun());
+            // Ranks that do not receive the result get null or an empty tensor from the executor.
+            Tensor video = decoded == null || decoded.numel() == 0 ? null
+                    : decoded.to(ScalarType.Float).mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.0)),
+                            new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
+            meter.finish();
+            progress.stageFinished("decode");
+            Tensor latentsOut = latents.to(ScalarType.Float).clone();
+            latents.releaseReference();
+            escape(latentsOut, outer);
+            if (video != null) {
+                escape(video, outer);
+            }
+            return new GenerationResult(latentsOut, video, meter.times(), meter.peaks());
+        }
+    }
+
+    private static void escape(Tensor t, PointerScope outer) {
+        if (outer != null) {
+            outer.attach(t);
+        } else {
+            t.retainReference();
+        }
+    }
+
+    private void checkSize(int height, int width, int numFrames) {
+        int r = vae.spatialCompression();
+        if (height <= 0 || width <= 0 || height % r != 0 || width % r != 0) {
+            throw new DiffuseException("height and width must be positive multiples of " + r + ", got " + height + "x"
+                    + width + " (height x width)");
+        }
+        int rt = vae.temporalCompression();
+        if (numFrames < 1 || (numFrames - 1) % rt != 0) {
+            throw new DiffuseException("--num-frames must be " + rt + "k+1 (e.g. 1, " + (1 + rt) + ", 121), got " + numFrames);
+        }
+    }
+
+    private Tensor forward(Tensor modelIn, Tensor t, Tensor tr, Map<String, Tensor> e, Tensor imageEmbeds,
+            SequenceParallelAttention attention) {
+        return transformer.forward(new HunyuanVideo15Transformer3DModel.Inputs(modelIn, t, e.get("encoder_hidden_states"),
+                e.get("encoder_attention_mask"), e.get("encoder_hidden_states_2"), e.get("encoder_attention_mask_2"),
+                imageEmbeds, tr), attention);
+    }
+
+    /** A (1,) timestep tensor: the float32 schedule value cast to the run dtype, as diffusers does. */
+    private static Tensor scalar(float value, ScalarType runType) {
+        return torch.full(new long[] {1}, new Scalar((double) value), new TensorOptions(ScalarType.Float)).to(runType);
+    }
+
+    /**
+     * diffusers' {@code randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype)}: a
+     * CPU generator seeded with {@code seed}, normal samples drawn directly in the run dtype.
+     */
+    static Tensor noise(long[] shape, long seed, ScalarType runType) {
+        org.bytedeco.pytorch.Generator generator = torch.createCPUGenerator(seed);
+        return torch.randn(shape, new GeneratorOptional(generator), new TensorOptions(runType));
+    }
+
+    /** The transformer's argument names for one guidance branch. */
+    private static Map<String, Tensor> select(Map<String, Tensor> embeds, List<String> keys, ScalarType runType) {
+        Map<String, Tensor> m = new HashMap<>();
+        m.put("encoder_hidden_states", embeds.get(keys.get(0)).to(runType));
+        m.put("encoder_attention_mask", embeds.get(keys.get(1)));
+        m.put("encoder_hidden_states_2", embeds.get(keys.get(2)).to(runType));
+        m.put("encoder_attention_mask_2", embeds.get(keys.get(3)));
+        return m;
+    }
+
+    private Map<String, Tensor> embeddings(GenerationRequest request, boolean guidance) {
+        Map<String, Tensor> given = request.promptEmbeds() == null ? Map.of() : request.promptEmbeds();
+        boolean onlyImage = given.keySet().stream().allMatch(IMAGE_EMBEDS::equals);
+        if (onlyImage && promptEncoder != null) {
+            Map<String, Tensor> encoded = new HashMap<>(promptEncoder.encode(request.prompt() == null ? "" : request.prompt(),
+                    guidance ? (request.negativePrompt() == null ? "" : request.negativePrompt()) : null));
+            encoded.putAll(given);
+            return encoded;
+        }
+        if (given.isEmpty()) {
+            throw new DiffuseException("this model has no text encoders (no text_encoder/ folder): pass precomputed embeddings with "
+                    + "--prompt-embeds FILE (safetensors with " + PROMPT_KEYS + (guidance ? " and " + NEGATIVE_KEYS : "")
+                    + ", as diffusers' pipeline arguments)");
+        }
+        Set<String> missing = new TreeSet<>(PROMPT_KEYS);
+        if (guidance) {
+            missing.addAll(NEGATIVE_KEYS);
+        }
+        missing.removeAll(given.keySet());
+        if (!missing.isEmpty()) {
+            throw new DiffuseException("the prompt embeddings lack " + missing + (guidance
+                    ? "; guidance scale " + request.guidanceScale() + " needs the negative_* embeddings too (or use guidance 1)"
+                    : ""));
+        }
+        return given;
+    }
+
+    /** An RGB image as a uint8 (H, W, 3) tensor. */
+    private static Tensor hwc(HunyuanVideo15ImageProcessor.RgbImage image) {
+        Tensor t = torch.zeros(new long[] {image.height(), image.width(), 3}, new TensorOptions(ScalarType.Byte));
+        new BytePointer(t.data_ptr_byte()).put(image.rgb());
+        return t;
+    }
+
+    private ScalarType runType() {
+        return switch (dtype) {
+            case FP32 -> ScalarType.Float;
+            case BF16 -> ScalarType.BFloat16;
+            case FP16 -> ScalarType.Half;
+        };
+    }
+
+    @Override
+    public void close() {
+        transformer.close();
+        vae.close();
+        if (promptEncoder != null) {
+            promptEncoder.close();
+        }
+        if (imageEncoder != null) {
+            imageEncoder.close();
+        }
+    }
+}
