@@ -1,31 +1,23 @@
 package io.diffuse.testkit;
 
-import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.runtime.DType;
-import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.local.LocalStrategy;
 import io.diffuse.core.dist.LocalGroups;
+import io.diffuse.core.dist.RunContext;
+import java.util.Map;
 import org.bytedeco.pytorch.Device;
 
 /**
- * A one-rank {@link RuntimeContext} for tests: CPU, the engine's checkpoint loader, single-rank
+ * A one-rank {@link io.diffuse.api.runtime.RuntimeContext} for tests: CPU, the engine's checkpoint loader, single-rank
  * process groups and the "local" strategy. A VAE executor is optional; asking for one that was not
  * given is an error.
  */
-public final class LocalRuntimeContext implements RuntimeContext {
-    private final DType dtype;
-    private final CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-    private final ProcessGroups groups;
-    private final ParallelStrategy strategy;
-    private final VaeExecutor vaeExecutor;
-    private final TilingSettings tiling;
-    private final boolean vaeResultOnAllRanks;
-
+public final class LocalRuntimeContext extends RunContext {
     /** A context computing in {@code dtype}, with no VAE executor. */
     public LocalRuntimeContext(DType dtype) {
         this(dtype, null, TilingSettings.defaults(false));
@@ -44,54 +36,11 @@ public final class LocalRuntimeContext implements RuntimeContext {
      */
     public LocalRuntimeContext(DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
             TilingSettings tiling, boolean vaeResultOnAllRanks) {
-        this.dtype = dtype;
-        this.groups = groups;
-        this.strategy = strategy;
-        this.vaeExecutor = vaeExecutor;
-        this.tiling = tiling;
-        this.vaeResultOnAllRanks = vaeResultOnAllRanks;
-    }
-
-    @Override
-    public Device device() {
-        return new Device("cpu");
-    }
-
-    @Override
-    public DType dtype() {
-        return dtype;
-    }
-
-    @Override
-    public CheckpointLoader checkpoints() {
-        return checkpoints;
-    }
-
-    @Override
-    public ProcessGroups groups() {
-        return groups;
-    }
-
-    @Override
-    public ParallelStrategy strategy() {
-        return strategy;
-    }
-
-    @Override
-    public VaeExecutor vaeExecutor() {
-        if (vaeExecutor == null) {
-            throw new IllegalStateException("this test context was built without a VAE executor; pass one to the constructor");
-        }
-        return vaeExecutor;
-    }
-
-    @Override
-    public TilingSettings tiling() {
-        return tiling;
-    }
-
-    @Override
-    public boolean vaeResultOnAllRanks() {
-        return vaeResultOnAllRanks;
+        super(new Device("cpu"), dtype, new DiffusersCheckpointLoader(), groups, strategy, () -> {
+            if (vaeExecutor == null) {
+                throw new IllegalStateException("this test context was built without a VAE executor; pass one to the constructor");
+            }
+            return vaeExecutor;
+        }, tiling, vaeResultOnAllRanks, path -> Map.of());
     }
 }

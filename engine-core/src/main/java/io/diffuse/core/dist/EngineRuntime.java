@@ -5,10 +5,7 @@ import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
-import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
-import io.diffuse.api.vae.TilingSettings;
-import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.registry.PluginRegistry;
 import java.util.Map;
@@ -124,58 +121,10 @@ public final class EngineRuntime implements AutoCloseable {
     public RuntimeContext context(CheckpointLoader checkpoints) {
         ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
         String executorName = settings.vae().executor();
-        ProcessGroups groups = groups();
-        Device device = device();
-        DType dtype = settings.dtype();
-        TilingSettings tiling = settings.vae().tilingSettings();
-        boolean allRanks = settings.vae().resultOnAllRanks();
-        return new RuntimeContext() {
-            @Override
-            public Device device() {
-                return device;
-            }
-
-            @Override
-            public DType dtype() {
-                return dtype;
-            }
-
-            @Override
-            public CheckpointLoader checkpoints() {
-                return checkpoints;
-            }
-
-            @Override
-            public ProcessGroups groups() {
-                return groups;
-            }
-
-            @Override
-            public ParallelStrategy strategy() {
-                return strategy;
-            }
-
-            @Override
-            public VaeExecutor vaeExecutor() {
-                // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
-                return registry.vaeExecutor(executorName);
-            }
-
-            @Override
-            public TilingSettings tiling() {
-                return tiling;
-            }
-
-            @Override
-            public boolean vaeResultOnAllRanks() {
-                return allRanks;
-            }
-
-            @Override
-            public java.util.Map<String, Object> configuration(String path) {
-                return settings.subtree(path);
-            }
-        };
+        // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
+        return new RunContext(device(), settings.dtype(), checkpoints, groups(), strategy,
+                () -> registry.vaeExecutor(executorName), settings.vae().tilingSettings(),
+                settings.vae().resultOnAllRanks(), settings::subtree);
     }
 
     /** Shuts the groups down now, without the final barrier: for a rank that failed. */
