@@ -2,7 +2,10 @@ package io.diffuse.api.model;
 
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.api.vae.TilingSettings;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
 
@@ -20,8 +23,48 @@ public interface ModelProvider {
     /** One line for {@code diffuse info}. */
     String description();
 
-    /** Whether {@code dir} (a diffusers pipeline root or component folder) holds a model of this family. */
-    boolean recognizes(Path dir);
+    /** {@link #recognize}: certainly this family's (e.g. model_index.json names one of its pipeline classes). */
+    int CERTAIN = 100;
+    /** {@link #recognize}: plausibly this family's (e.g. a component folder whose config fits). */
+    int PLAUSIBLE = 50;
+    /** {@link #recognize}: not this family's. */
+    int NOT_MINE = 0;
+
+    /**
+     * How sure this provider is that {@code dir} (a diffusers pipeline root or component folder)
+     * holds a model of its family, from {@link #NOT_MINE} (0) to {@link #CERTAIN} (100). Read files
+     * only, load nothing. The engine picks the provider with the highest answer; a tie at the top is
+     * an error that lists the candidates and asks for {@code --model-family}.
+     */
+    int recognize(Path dir);
+
+    /**
+     * Names of the models this provider builds in code, without a checkpoint (e.g. a tiny demo), used
+     * as {@code --model builtin:NAME}. The first is the family's default when only
+     * {@code --model-family} is given. Default: none.
+     */
+    default List<String> builtinModels() {
+        return List.of();
+    }
+
+    /**
+     * Configuration defaults that come with {@code source} (e.g. a demo's parallel plan and size), as
+     * groups of full configuration paths: a group applies as a whole, and only when the user set
+     * none of its keys, so explicit settings always win and related defaults are never half applied.
+     * Default: none.
+     */
+    default List<Map<String, Object>> defaultSettings(ModelSource source) {
+        return List.of();
+    }
+
+    /**
+     * Checks a request against what the model of {@code source} accepts (geometry, frame counts,
+     * tiling), before any rank starts; reads configuration files at most, loads no weights.
+     *
+     * @throws io.diffuse.api.DiffuseException one line naming the bad value and what is allowed
+     */
+    default void checkRequest(ModelSource source, GenerationRequest request, TilingSettings tiling) {
+    }
 
     /** Loads a whole pipeline. */
     Pipeline load(ModelSource source, RuntimeContext context);
@@ -37,14 +80,25 @@ public interface ModelProvider {
     ComponentRunner component(String name, Path dir, RuntimeContext context);
 
     /**
-     * The number of attention heads the sequence-parallel strategy splits in the model of {@code dir}
+     * The number of attention heads the sequence-parallel strategy splits in the model of {@code source}
      * (its denoising transformer), read from the configuration without loading weights. The engine
      * checks the configured strategy against it ({@link io.diffuse.api.parallel.ParallelStrategy#validate})
      * before any rank starts, so for example a Ulysses degree that does not divide the head count
-     * fails at once. Empty when this family cannot tell (the default) or {@code dir} holds no such
+     * fails at once. Empty when this family cannot tell (the default) or {@code source} holds no such
      * component; the check is then skipped and loading reports any problem.
      */
-    default OptionalInt attentionHeads(Path dir, CheckpointLoader checkpoints) {
+    default OptionalInt attentionHeads(ModelSource source, CheckpointLoader checkpoints) {
         return OptionalInt.empty();
+    }
+
+    /**
+     * Checks this plugin's own configuration keys (types, ranges, files), before any rank starts; the
+     * engine calls it for every installed plugin with the effective configuration below
+     * {@code diffuse}. Default: nothing to check.
+     *
+     * @throws io.diffuse.api.DiffuseException one line naming the full path, e.g. via
+     *         {@link io.diffuse.api.config.PluginSettings#invalid}
+     */
+    default void checkConfiguration(io.diffuse.api.config.PluginSettings diffuse) {
     }
 }

@@ -24,6 +24,21 @@ public record ModelSource(Path directory, String builtin) {
         return new ModelSource(null, name);
     }
 
+    /** Prefix of a built-in model in {@link #parse}: {@code builtin:demo}. */
+    public static final String BUILTIN_PREFIX = "builtin:";
+
+    /** {@code builtin:NAME} as a built-in model, anything else as a folder path. */
+    public static ModelSource parse(String text) {
+        if (text.startsWith(BUILTIN_PREFIX)) {
+            String name = text.substring(BUILTIN_PREFIX.length()).trim();
+            if (name.isEmpty()) {
+                throw new IllegalArgumentException("'" + text + "' names no built-in model; write builtin:NAME");
+            }
+            return builtin(name);
+        }
+        return directory(Path.of(text));
+    }
+
     /** The folder, when this is one. */
     public Optional<Path> path() {
         return Optional.ofNullable(directory);
@@ -31,6 +46,6 @@ public record ModelSource(Path directory, String builtin) {
 
     @Override
     public String toString() {
-        return directory != null ? directory.toString() : "builtin:" + builtin;
+        return directory != null ? directory.toString() : BUILTIN_PREFIX + builtin;
     }
 }

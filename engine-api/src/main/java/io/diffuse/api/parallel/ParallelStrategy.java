@@ -28,4 +28,15 @@ public interface ParallelStrategy {
 
     /** Creates the attention for one model run over the sequence-parallel groups of {@code groups}. */
     SequenceParallelAttention create(ProcessGroups groups);
+
+    /**
+     * Checks this plugin's own configuration keys (types, ranges, files), before any rank starts; the
+     * engine calls it for every installed plugin with the effective configuration below
+     * {@code diffuse}. Default: nothing to check.
+     *
+     * @throws io.diffuse.api.DiffuseException one line naming the full path, e.g. via
+     *         {@link io.diffuse.api.config.PluginSettings#invalid}
+     */
+    default void checkConfiguration(io.diffuse.api.config.PluginSettings diffuse) {
+    }
 }

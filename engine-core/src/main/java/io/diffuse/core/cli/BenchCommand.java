@@ -8,9 +8,10 @@ import io.diffuse.api.dist.ReduceOp;
 import io.diffuse.api.model.ComponentRunner;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.dist.EngineRuntime;
 import io.diffuse.core.dist.GroupTraffic;
-import io.diffuse.core.config.EngineSettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -62,8 +63,7 @@ public final class BenchCommand extends RankedCommand {
     }
 
     @Override
-    public Integer call() {
-        // Checked before any rank is spawned, so a typo costs no rank start-up.
+    protected EngineSettings prepare(LayeredConfig layers) {
         if (warmup < 0) {
             throw new DiffuseException("--warmup " + warmup + " must be 0 or more");
         }
@@ -73,14 +73,13 @@ public final class BenchCommand extends RankedCommand {
         if (rssEvery < 0) {
             throw new DiffuseException("--rss-every " + rssEvery + " must be 0 (off) or a positive forward count");
         }
-        selection.check(env.registry());
-        return super.call();
+        return selection.prepare(layers, env.registry());
     }
 
     @Override
     protected int runOnRank(EngineRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-        ModelProvider provider = selection.provider(env.registry());
+        ModelProvider provider = selection.provider();
         PrintWriter out = spec.commandLine().getOut();
         boolean rank0 = runtime.rank() == 0;
         ProcessGroup world = runtime.groups().world();

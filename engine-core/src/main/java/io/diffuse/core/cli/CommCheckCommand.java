@@ -1,6 +1,8 @@
 package io.diffuse.core.cli;
 
-import com.typesafe.config.Config;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.config.ParallelDefaults;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.dist.ReduceOp;
@@ -41,18 +43,18 @@ public final class CommCheckCommand extends RankedCommand {
     }
 
     @Override
-    protected Config adjust(Config config) {
-        return allRanksInOneGroup(config, "diffuse.parallel.ulysses", "comm-check default");
-    }
-
-    @Override
-    protected int runOnRank(EngineRuntime runtime) {
+    protected EngineSettings prepare(LayeredConfig layers) {
         if (size < 4) {
             throw new io.diffuse.api.DiffuseException("--size " + size + " is too small; give at least 4 bytes (one fp32 element)");
         }
         if (iterations < 1) {
             throw new io.diffuse.api.DiffuseException("--iterations " + iterations + " must be at least 1");
         }
+        return EngineSettings.from(ParallelDefaults.allRanksInOneGroup(layers, ParallelDefaults.ULYSSES).effective());
+    }
+
+    @Override
+    protected int runOnRank(EngineRuntime runtime) {
         PrintWriter out = spec.commandLine().getOut();
         int rank = runtime.rank();
         ProcessGroups groups = runtime.groups();

@@ -2,10 +2,16 @@ package io.diffuse.core.cli;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.model.ModelProvider;
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.config.ParallelDefaults;
+import io.diffuse.core.generate.GenerationService;
+import io.diffuse.core.model.ModelResolver;
 import io.diffuse.core.registry.PluginRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Optional;
 import java.util.TreeSet;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -31,37 +37,35 @@ public final class ComponentOptions {
             description = "Model family to use instead of recognising it from the folder (see `diffuse info`).")
     String family;
 
+    /** The resolved model, set by {@link #prepare}. */
+    ModelResolver.ResolvedModel resolved;
+
     /**
-     * Checks the paths and the component name before any rank is spawned, so a typo costs no rank
-     * start-up, and returns the model provider.
+     * Checks the paths, the model and the component, derives the layout ({@code --nproc N} alone runs
+     * one ring over all ranks: Ring takes any group size and head count, and VAE components ignore the
+     * sequence layout anyway), and checks the strategy against the model's heads, all before any rank
+     * is spawned.
      */
-    ModelProvider check(PluginRegistry registry) {
+    EngineSettings prepare(LayeredConfig layers, PluginRegistry registry) {
         if (!Files.isDirectory(model)) {
             throw new DiffuseException("--model " + model + " is not a directory; give a diffusers pipeline root or component folder");
         }
         if (!Files.isRegularFile(inputs)) {
             throw new DiffuseException("--inputs " + inputs + " does not exist or is not a file");
         }
-        ModelProvider provider = provider(registry);
+        resolved = new ModelResolver(registry).resolve(model.toString(), Optional.ofNullable(family));
+        ModelProvider provider = resolved.provider();
         if (!provider.components().contains(component)) {
             throw new DiffuseException("unknown component '" + component + "' for model family " + provider.family()
                     + "; available: " + new TreeSet<>(provider.components()));
         }
-        return provider;
+        EngineSettings settings = EngineSettings.from(ParallelDefaults.allRanksInOneGroup(layers, ParallelDefaults.RING).effective());
+        GenerationService.checkStrategy(registry, settings, resolved, new DiffusersCheckpointLoader());
+        return settings;
     }
 
-    /** The provider named by --model-family, else the first installed one that recognises --model. */
-    ModelProvider provider(PluginRegistry registry) {
-        if (family != null) {
-            return registry.model(family);
-        }
-        List<PluginRegistry.Installed<ModelProvider>> matching = registry.models().stream()
-                .filter(m -> m.service().recognizes(model)).toList();
-        if (matching.isEmpty()) {
-            throw new DiffuseException("no installed model provider recognises " + model + " (installed: "
-                    + registry.models().stream().map(PluginRegistry.Installed::name).toList()
-                    + "); check the folder holds model_index.json or config.json, or pass --model-family");
-        }
-        return matching.get(0).service();
+    /** The provider chosen by {@link #prepare}. */
+    ModelProvider provider() {
+        return resolved.provider();
     }
 }

@@ -1,9 +1,7 @@
 package io.diffuse.core.cli;
 
-import com.typesafe.config.Config;
 import io.diffuse.core.config.ConfigLoader;
-import io.diffuse.core.config.EngineSettings;
-import io.diffuse.core.registry.PluginRegistry;
+import io.diffuse.core.config.LayeredConfig;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,9 +40,13 @@ public class EngineOptions {
     @Option(names = "--timeout", paramLabel = "DURATION", description = "Collective and rendezvous timeout, e.g. 60s (diffuse.dist.timeout).")
     String timeout;
 
+    /** Flags a command adds to these (e.g. generate's diffuse.generate.* flags). */
+    java.util.function.Consumer<Map<String, Object>> extraFlags = f -> { };
+
     /** Configuration keys set by the flags of this command (subclasses add theirs). */
     protected Map<String, Object> flags() {
         Map<String, Object> f = new LinkedHashMap<>();
+        extraFlags.accept(f);
         set.forEach((k, v) -> f.put(k.startsWith("diffuse.") ? k : "diffuse." + k, v));
         put(f, "diffuse.device", device);
         put(f, "diffuse.dtype", dtype);
@@ -72,26 +74,11 @@ public class EngineOptions {
     }
 
     /**
-     * The effective configuration: flags over system properties, environment, file, references.
-     * Prefer {@link #config(CliEnvironment)}, which adds the host's managed (ConfigAdmin) layer.
+     * The configuration in {@code env}, the one path every command takes: flags, system properties,
+     * environment, managed configuration (ConfigAdmin, {@code deploy/*.cfg}), file, references;
+     * unknown keys and wrong types already rejected.
      */
-    public Config config(PluginRegistry registry) {
-        List<ClassLoader> loaders = registry.classLoaders();
-        return ConfigLoader.load(configFile(), flags(), loaders);
-    }
-
-    /** The effective configuration in {@code env}: flags, system properties, environment, managed configuration, file, references. */
-    public Config config(CliEnvironment env) {
-        return ConfigLoader.load(configFile(), flags(), env.managedConfiguration().get(), env.registry().classLoaders());
-    }
-
-    /** The validated engine settings. */
-    public EngineSettings settings(PluginRegistry registry) {
-        return EngineSettings.from(config(registry));
-    }
-
-    /** The validated engine settings in {@code env} (with its managed configuration). */
-    public EngineSettings settings(CliEnvironment env) {
-        return EngineSettings.from(config(env));
+    public LayeredConfig layers(CliEnvironment env) {
+        return ConfigLoader.layers(configFile(), flags(), env.managedConfiguration().get(), env.registry().classLoaders());
     }
 }

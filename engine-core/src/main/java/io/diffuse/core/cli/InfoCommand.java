@@ -1,5 +1,12 @@
 package io.diffuse.core.cli;
 
+import io.diffuse.api.DiffuseException;
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.generate.GenerationPlan;
+import io.diffuse.core.generate.GenerationService;
+
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigRenderOptions;
 import io.diffuse.core.registry.PluginRegistry;
@@ -37,7 +44,8 @@ public final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PluginRegistry registry = env.registry();
-        Config config = options.config(env);
+        LayeredConfig layers = options.layers(env);
+        Config config = layers.effective();
         if (configDump) {
             out.println(config.getConfig("diffuse").root().render(
                     ConfigRenderOptions.defaults().setOriginComments(true).setComments(true).setJson(false)));
@@ -45,7 +53,8 @@ public final class InfoCommand implements Callable<Integer> {
             return 0;
         }
         // Validate too, so `info` doubles as a configuration check.
-        var settings = io.diffuse.core.config.EngineSettings.from(config);
+        EngineSettings settings = EngineSettings.from(config);
+        io.diffuse.core.config.PluginConfigurationCheck.run(registry, settings);
         out.println("Diffuse " + Versions.diffuse());
         out.println("  java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
         out.println("  libtorch   " + Versions.pytorchPresets());
@@ -58,6 +67,15 @@ public final class InfoCommand implements Callable<Integer> {
         out.println("Configured");
         out.println("  device " + settings.device() + ", dtype " + settings.dtype().label() + ", " + settings.parallel().plan()
                 + ", strategy " + settings.parallel().strategy() + ", vae executor " + settings.vae().executor());
+        try {
+            GenerationPlan plan = new GenerationService(registry, new DiffusersCheckpointLoader()).plan(layers);
+            EngineSettings g = plan.settings();
+            out.println("  generate   " + plan.model().source() + " (" + plan.model().family() + "): " + g.parallel().plan()
+                    + ", strategy " + g.parallel().strategy() + ", vae executor " + g.vae().executor()
+                    + ", " + plan.generate().numInferenceSteps() + " steps");
+        } catch (DiffuseException e) {
+            out.println("  generate   not runnable as configured: " + e.getMessage());
+        }
         section(out, "Model providers", registry.models());
         section(out, "Parallel strategies", registry.strategies());
         section(out, "VAE executors", registry.vaeExecutors());

@@ -1,8 +1,9 @@
 package io.diffuse.core.cli;
 
-import com.typesafe.config.Config;
 import io.diffuse.api.DiffuseException;
 import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.config.PluginConfigurationCheck;
 import io.diffuse.core.dist.EngineRuntime;
 import io.diffuse.core.dist.RankEnvironment;
 import io.diffuse.core.launch.LocalLauncher;
@@ -15,11 +16,14 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * Base of commands that run on every rank. Started by a user with {@code --nproc N > 1} (and no
- * RANK in the environment) it is the launcher: it spawns N copies of this host's command with the
- * same arguments (see {@link LocalLauncher}) and returns rank 0's exit code. Started as a rank (by
- * the launcher or torchrun) it joins the distributed runtime and runs {@link #runOnRank}; if that
- * fails, the rank's groups are torn down at once so the other ranks fail fast too.
+ * Base of commands that run on every rank. First {@link #prepare} builds the configuration (the one
+ * path: {@link EngineOptions#layers}) and checks everything that can be known before a rank starts,
+ * so a bad value fails once, at once, and costs no rank start-up. Started by a user with
+ * {@code --nproc N > 1} (and no RANK in the environment) the command is then the launcher: it spawns
+ * N copies of this host's command with the same arguments (see {@link LocalLauncher}) and returns
+ * rank 0's exit code. Started as a rank (by the launcher or torchrun) it joins the distributed runtime
+ * and runs {@link #runOnRank}; if that fails, the rank's groups are torn down at once so the other
+ * ranks fail fast too.
  */
 public abstract class RankedCommand implements Callable<Integer> {
     protected final CliEnvironment env;
@@ -34,36 +38,14 @@ public abstract class RankedCommand implements Callable<Integer> {
         this.env = env;
     }
 
+    /**
+     * Builds the effective settings from the configuration layers (adding defaults that depend on
+     * other settings) and checks them, before any rank starts; ranks run it again, with the same result.
+     */
+    protected abstract EngineSettings prepare(LayeredConfig layers);
+
     /** The work of one rank; returns this rank's exit code. */
     protected abstract int runOnRank(EngineRuntime runtime);
-
-    /** Lets a command set defaults that depend on other values (e.g. comm-check's Ulysses degree). */
-    protected Config adjust(Config config) {
-        return config;
-    }
-
-    /**
-     * With {@code nproc > 1} and no sequence or cfg degree given, puts every rank into one
-     * sequence-parallel group of kind {@code degreeKey} (diffuse.parallel.ulysses or .ring), so
-     * {@code --nproc N} alone is a valid layout.
-     */
-    protected static Config allRanksInOneGroup(Config config, String degreeKey, String origin) {
-        int nproc = config.getInt("diffuse.parallel.nproc");
-        boolean noDegrees = config.getInt("diffuse.parallel.ulysses") == 1 && config.getInt("diffuse.parallel.ring") == 1
-                && config.getInt("diffuse.parallel.cfg") == 1;
-        if (nproc > 1 && noDegrees) {
-            return config.withValue(degreeKey, com.typesafe.config.ConfigValueFactory.fromAnyRef(nproc, origin));
-        }
-        return config;
-    }
-
-    /**
-     * Checks that need the settings (installed plugins, the model's shape), run before ranks are
-     * spawned or joined, so a bad value fails once, at once, and costs no rank start-up. Ranks run
-     * the same command and repeat them; they are cheap. Default: none.
-     */
-    protected void checkBeforeRanks(EngineSettings settings) {
-    }
 
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
@@ -74,8 +56,9 @@ public abstract class RankedCommand implements Callable<Integer> {
     public Integer call() {
         Map<String, String> environ = environment();
         boolean isRank = environ.get(RankEnvironment.RANK) != null;
-        if (isRank && options.nproc == null && environ.get(RankEnvironment.WORLD_SIZE) != null) {
-            // Under torchrun the world size comes from the environment.
+        boolean external = isRank && environ.get(RankEnvironment.LOCAL_LAUNCHER) == null;
+        if (external && options.nproc == null && environ.get(RankEnvironment.WORLD_SIZE) != null) {
+            // Under torchrun the world size is a setting made by the user's launcher.
             try {
                 options.nproc = Integer.parseInt(environ.get(RankEnvironment.WORLD_SIZE).trim());
             } catch (NumberFormatException e) {
@@ -83,8 +66,8 @@ public abstract class RankedCommand implements Callable<Integer> {
                         + "' is not an integer");
             }
         }
-        EngineSettings settings = EngineSettings.from(adjust(options.config(env.registry())));
-        checkBeforeRanks(settings);
+        EngineSettings settings = prepare(options.layers(env));
+        PluginConfigurationCheck.run(env.registry(), settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(
                     "this host cannot start rank processes for --nproc " + settings.parallel().nproc()

@@ -8,8 +8,10 @@ import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.core.config.ConfigException;
 import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.dist.EngineRuntime;
+import io.diffuse.core.dist.GroupTraffic;
 import io.diffuse.core.registry.PluginRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -45,54 +47,20 @@ public final class RunComponentCommand extends RankedCommand {
         super(env);
     }
 
-    /**
-     * {@code --nproc N} alone runs one ring over all ranks: Ring takes any group size and head
-     * count, and VAE components ignore the sequence layout anyway.
-     */
     @Override
-    protected com.typesafe.config.Config adjust(com.typesafe.config.Config config) {
-        return allRanksInOneGroup(config, "diffuse.parallel.ring", "run-component default: one ring over all ranks");
-    }
-
-    @Override
-    public Integer call() {
-        // Checked before any rank is spawned, so a typo costs no rank start-up.
-        selection.check(env.registry());
+    protected EngineSettings prepare(LayeredConfig layers) {
+        EngineSettings settings = selection.prepare(layers, env.registry());
         Path parent = output.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new DiffuseException("--output " + output + ": directory " + parent + " does not exist");
         }
-        return super.call();
-    }
-
-    /**
-     * The configured strategy is installed (else {@link io.diffuse.api.NotInstalledException} naming
-     * the installed ones), and the strategy can split the model's attention heads under the
-     * configured plan (e.g. the Ulysses degree divides the head count) — before any rank starts.
-     */
-    @Override
-    protected void checkBeforeRanks(EngineSettings settings) {
-        PluginRegistry registry = env.registry();
-        String name = settings.parallel().strategy();
-        ParallelStrategy strategy = registry.strategy(name);
-        OptionalInt heads = selection.provider(registry).attentionHeads(selection.model, new DiffusersCheckpointLoader());
-        if (heads.isEmpty()) {
-            return;
-        }
-        ParallelPlan plan = settings.parallel().plan();
-        try {
-            strategy.validate(plan, heads.getAsInt());
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException("diffuse.parallel", "strategy " + name + ", ulysses " + plan.ulysses() + " x ring "
-                    + plan.ring() + " x cfg " + plan.cfg(), "cannot run the " + heads.getAsInt() + "-head model in " + selection.model
-                    + ": " + e.getMessage());
-        }
+        return settings;
     }
 
     @Override
     protected int runOnRank(EngineRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
-        ModelProvider provider = selection.provider(env.registry());
+        ModelProvider provider = selection.provider();
         PrintWriter out = spec.commandLine().getOut();
         try (PointerScope scope = new PointerScope();
                 ComponentRunner runner = provider.component(selection.component, selection.model, runtime.context(checkpoints))) {
@@ -105,6 +73,7 @@ public final class RunComponentCommand extends RankedCommand {
             // Other tensors in the file (e.g. the reference output next to the inputs) are not the component's.
             Map<String, Tensor> given = new java.util.TreeMap<>(in);
             given.keySet().retainAll(runner.requiredInputs());
+            GroupTraffic before = GroupTraffic.of(runtime.groups());
             long start = System.nanoTime();
             Map<String, Tensor> result = runner.run(given);
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -114,6 +83,7 @@ public final class RunComponentCommand extends RankedCommand {
                     out.printf("%s %s -> %s%n", e.getKey(), Arrays.toString(e.getValue().sizes().vec().get()), output);
                 }
                 out.printf("%s ran in %.3f s on %d rank(s)%n", selection.component, seconds, runtime.worldSize());
+                out.println(RunReport.plan(runtime.settings(), GroupTraffic.of(runtime.groups()).minus(before)));
                 out.flush();
             }
             return 0;

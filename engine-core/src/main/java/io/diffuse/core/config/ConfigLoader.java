@@ -40,6 +40,16 @@ public final class ConfigLoader {
      */
     public static Config load(Path userFile, Map<String, ?> flags, Map<String, ?> managed, Map<String, String> env,
             Properties systemProperties, List<ClassLoader> referenceLoaders) {
+        return layers(userFile, flags, managed, env, systemProperties, referenceLoaders).effective();
+    }
+
+    /**
+     * The user's layers, checked against the references (unknown keys, types; see
+     * {@link LayeredConfig}), kept apart from the defaults. Every command, the server and the Java API
+     * build their configuration here.
+     */
+    public static LayeredConfig layers(Path userFile, Map<String, ?> flags, Map<String, ?> managed, Map<String, String> env,
+            Properties systemProperties, List<ClassLoader> referenceLoaders) {
         Config reference = ConfigFactory.parseResources(ConfigLoader.class.getClassLoader(), "reference.conf");
         for (ClassLoader loader : referenceLoaders) {
             reference = reference.withFallback(ConfigFactory.parseResources(loader, "reference.conf"));
@@ -52,20 +62,31 @@ public final class ConfigLoader {
             try {
                 file = ConfigFactory.parseFile(userFile.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
             } catch (com.typesafe.config.ConfigException e) {
-                throw new DiffuseException("cannot parse configuration file " + userFile + ": " + e.getMessage(), e);
+                throw new DiffuseException("cannot parse configuration file " + userFile + ": " + oneLine(e), e);
             }
         }
-        Config merged = fromFlags(flags)
+        Config user = fromFlags(flags)
                 .withFallback(fromSystemProperties(systemProperties))
                 .withFallback(fromEnvironment(env))
                 .withFallback(fromManaged(managed))
-                .withFallback(file)
-                .withFallback(reference);
+                .withFallback(file);
         try {
-            return merged.resolve();
+            reference = reference.resolve();
+            user = user.resolveWith(user.withFallback(reference));
         } catch (com.typesafe.config.ConfigException e) {
-            throw new DiffuseException("cannot resolve configuration: " + e.getMessage(), e);
+            throw new DiffuseException("cannot resolve configuration: " + oneLine(e), e);
         }
+        return LayeredConfig.of(LayeredConfig.checkAgainst(user, reference), reference);
+    }
+
+    /** The layers with the real environment and system properties. */
+    public static LayeredConfig layers(Path userFile, Map<String, ?> flags, Map<String, ?> managed,
+            List<ClassLoader> referenceLoaders) {
+        return layers(userFile, flags, managed, System.getenv(), System.getProperties(), referenceLoaders);
+    }
+
+    private static String oneLine(Exception e) {
+        return String.valueOf(e.getMessage()).replace('\n', ' ');
     }
 
     /** Loads with no managed configuration (see the full overload for the layers). */
@@ -118,16 +139,20 @@ public final class ConfigLoader {
 
     /** DIFFUSE_VAE_TILE__SIZE=128 becomes diffuse.vae.tile-size = 128. */
     static Config fromEnvironment(Map<String, String> env) {
-        Map<String, Object> selected = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : env.entrySet()) {
+        Config c = ConfigFactory.empty("environment variables");
+        for (Map.Entry<String, String> e : new java.util.TreeMap<>(env).entrySet()) {
             String name = e.getKey();
             if (name.startsWith(ENV_PREFIX) && name.length() > ENV_PREFIX.length()) {
                 String path = "diffuse." + name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT)
                         .replace("__", "\u0000").replace('_', '.').replace('\u0000', '-');
-                selected.put(path, e.getValue());
+                try {
+                    c = c.withValue(path, ConfigValueFactory.fromAnyRef(e.getValue(), "environment variable " + name));
+                } catch (com.typesafe.config.ConfigException bad) {
+                    throw new DiffuseException("invalid environment variable " + name + ": " + oneLine(bad), bad);
+                }
             }
         }
-        return fromPaths(selected, "environment variable");
+        return c;
     }
 
     private static Config fromPaths(Map<String, Object> values, String origin) {
@@ -136,7 +161,7 @@ public final class ConfigLoader {
             try {
                 c = c.withValue(e.getKey(), ConfigValueFactory.fromAnyRef(e.getValue(), origin + " " + e.getKey()));
             } catch (com.typesafe.config.ConfigException bad) {
-                throw new DiffuseException("invalid " + origin + " " + e.getKey() + ": " + bad.getMessage(), bad);
+                throw new DiffuseException("invalid " + origin + " " + e.getKey() + ": " + oneLine(bad), bad);
             }
         }
         return c;

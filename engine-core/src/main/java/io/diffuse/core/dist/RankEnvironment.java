@@ -21,6 +21,11 @@ public record RankEnvironment(int rank, int worldSize, int localRank, String mas
     public static final String RANK = "RANK";
     public static final String WORLD_SIZE = "WORLD_SIZE";
     public static final String LOCAL_RANK = "LOCAL_RANK";
+    /**
+     * Set by the local launcher in the ranks it starts: their layout comes from the same flags and
+     * configuration as the launcher's, so WORLD_SIZE is only checked against it, not taken as a setting.
+     */
+    public static final String LOCAL_LAUNCHER = "IO_DIFFUSE_LOCAL_LAUNCHER";
     public static final String MASTER_ADDR = "MASTER_ADDR";
     public static final String MASTER_PORT = "MASTER_PORT";
 

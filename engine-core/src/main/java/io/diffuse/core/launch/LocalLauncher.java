@@ -74,6 +74,7 @@ public final class LocalLauncher {
                 ProcessBuilder pb = new ProcessBuilder(command);
                 Map<String, String> env = pb.environment();
                 env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
+                env.put(RankEnvironment.LOCAL_LAUNCHER, "1");
                 // As torchrun does: share the cores among the ranks rather than give each all of them
                 // (N ranks x all cores oversubscribes the CPU); an explicit OMP_NUM_THREADS wins.
                 env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threadsPerRank(nproc)));

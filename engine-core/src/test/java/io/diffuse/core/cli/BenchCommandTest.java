@@ -65,7 +65,8 @@ class BenchCommandTest {
     @Test
     void threadsFlagSetsTheConfigurationKey() {
         ParallelOptions options = CommandLine.populateCommand(new ParallelOptions(), "--threads", "3", "--nproc", "2", "--ring", "2");
-        EngineSettings s = options.settings(new ServiceLoaderRegistry());
+        EngineSettings s = EngineSettings.from(options.layers(new CliEnvironment(new ServiceLoaderRegistry(), java.util.Map.of(),
+                java.util.Optional.empty())).effective());
         assertEquals(3, s.threads());
         assertEquals("ring u1 r2 (2 ranks x 3 threads)", BenchCommand.plan(s));
     }

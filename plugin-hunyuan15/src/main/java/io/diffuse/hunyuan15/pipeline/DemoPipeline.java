@@ -34,6 +34,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class DemoPipeline {
     /** The built-in model name ({@code ModelSource.builtin("demo")}). */
     public static final String NAME = "demo";
+    /** Attention heads of the demo transformer (what a Ulysses degree must divide). */
+    public static final int NUM_ATTENTION_HEADS = 4;
     /** Qwen stream width of the demo's prompt embeddings (prompt_embeds last dimension). */
     public static final int TEXT_EMBED_DIM = 16;
     /** ByT5 stream width of the demo's prompt embeddings (prompt_embeds_2 last dimension). */
@@ -74,7 +76,7 @@ public final class DemoPipeline {
         transformer.put("_class_name", "HunyuanVideo15Transformer3DModel");
         transformer.put("in_channels", 9);
         transformer.put("out_channels", 4);
-        transformer.put("num_attention_heads", 4);
+        transformer.put("num_attention_heads", NUM_ATTENTION_HEADS);
         transformer.put("attention_head_dim", 16);
         transformer.put("num_layers", 2);
         transformer.put("num_refiner_layers", 1);

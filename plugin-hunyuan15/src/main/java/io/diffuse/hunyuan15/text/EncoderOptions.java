@@ -1,6 +1,7 @@
 package io.diffuse.hunyuan15.text;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.config.PluginSettings;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -30,27 +31,29 @@ public record EncoderOptions(Path textEncoderTorchScript, Path textEncoder2Torch
         }
     }
 
+    /** The configuration prefix of these keys. */
+    public static final String PREFIX = "diffuse.hunyuan15";
+
     /** From flat keys relative to {@code diffuse.hunyuan15} (see the class comment); missing keys take the defaults. */
     public static EncoderOptions fromMap(Map<String, ?> keys) {
-        return new EncoderOptions(path(keys, "text-encoder.torchscript"), path(keys, "text-encoder-2.torchscript"),
-                path(keys, "image-encoder.torchscript"), integer(keys, "text-encoder.max-length", 1000),
-                integer(keys, "text-encoder-2.max-length", 256));
+        return from(PluginSettings.of(PREFIX, keys));
     }
 
-    private static Path path(Map<String, ?> keys, String key) {
-        Object v = keys.get(key);
-        return v == null || v.toString().isBlank() ? null : Path.of(v.toString());
-    }
-
-    private static int integer(Map<String, ?> keys, String key, int dflt) {
-        Object v = keys.get(key);
-        if (v == null) {
-            return dflt;
+    /**
+     * From {@code diffuse.hunyuan15}; each bad value is a one-line error naming its path, and a
+     * TorchScript file that does not exist is named before any rank starts.
+     */
+    public static EncoderOptions from(PluginSettings s) {
+        Path[] modules = new Path[3];
+        String[] keys = {"text-encoder.torchscript", "text-encoder-2.torchscript", "image-encoder.torchscript"};
+        for (int i = 0; i < keys.length; i++) {
+            modules[i] = s.path(keys[i]).orElse(null);
+            if (modules[i] != null && !java.nio.file.Files.isRegularFile(modules[i])) {
+                throw s.invalid(keys[i], modules[i].toString(), "no such file; give a TorchScript module saved with"
+                        + " torch.jit.save, or \"\" for the native encoder");
+            }
         }
-        try {
-            return v instanceof Number n ? n.intValue() : Integer.parseInt(v.toString().trim());
-        } catch (NumberFormatException e) {
-            throw new DiffuseException("diffuse.hunyuan15." + key + " must be an integer, found '" + v + "'");
-        }
+        return new EncoderOptions(modules[0], modules[1], modules[2],
+                s.integer("text-encoder.max-length", 1000, 1, 1_000_000), s.integer("text-encoder-2.max-length", 256, 2, 1_000_000));
     }
 }

@@ -38,7 +38,7 @@ class TransformerRunComponentTest {
     @Test
     void reproducesDiffusersOnAnUnseenModel() {
         Path root = HunyuanVideo15TransformerGoldenTest.fixtures().resolve("unseen");
-        assertTrue(provider.recognizes(root));
+        assertTrue(provider.recognize(root) == ModelProvider.CERTAIN);
         Path out = tmp.resolve("out.safetensors");
         try (PointerScope scope = new PointerScope();
                 ComponentRunner runner = provider.component("transformer", root, ctx)) {
@@ -93,7 +93,7 @@ class TransformerRunComponentTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> provider.component("unet", tmp, ctx));
         assertTrue(e.getMessage().contains("'unet'") && e.getMessage().contains("transformer"), e.getMessage());
         assertThrows(DiffuseException.class, () -> provider.load(ModelSource.directory(tmp), ctx));
-        assertTrue(!provider.recognizes(tmp));
+        assertTrue(provider.recognize(tmp) == ModelProvider.NOT_MINE);
         DiffuseException none = assertThrows(DiffuseException.class, () -> provider.component("transformer", tmp, ctx));
         assertTrue(none.getMessage().contains(tmp.toString()), none.getMessage());
     }

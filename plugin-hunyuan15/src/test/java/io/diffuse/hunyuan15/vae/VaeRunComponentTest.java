@@ -47,7 +47,7 @@ class VaeRunComponentTest {
         LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor(executorName), tiling);
         boolean encode = component.equals(VaeComponentRunner.ENCODE);
         ModelProvider provider = new HunyuanVideo15ModelProvider();
-        assertTrue(provider.recognizes(VaeFixtures.UNSEEN));
+        assertTrue(provider.recognize(VaeFixtures.UNSEEN) == ModelProvider.CERTAIN);
         try (PointerScope scope = new PointerScope();
                 ComponentRunner runner = provider.component(component, VaeFixtures.UNSEEN, ctx)) {
             // as run-component does: inputs file -> runner -> outputs file
@@ -103,7 +103,7 @@ class VaeRunComponentTest {
     void providerListsVaeComponentsAndRecognizesAVaeFolder() {
         ModelProvider provider = new HunyuanVideo15ModelProvider();
         assertTrue(provider.components().containsAll(Set.of("vae-encode", "vae-decode")), provider.components().toString());
-        assertTrue(provider.recognizes(VaeFixtures.UNSEEN.resolve("vae")));
+        assertTrue(provider.recognize(VaeFixtures.UNSEEN.resolve("vae")) == ModelProvider.CERTAIN);
     }
 
     @Test
