@@ -44,7 +44,7 @@ public final class ThreadRanks {
     public static <T> List<T> run(ParallelPlan plan, Duration timeout, Function<ProcessGroups, T> body) {
         if (plan.world() == 1) {
             Loader.load(org.bytedeco.pytorch.global.torch.class);
-            return List.of(body.apply(LocalGroups.create()));
+            return java.util.Collections.singletonList(body.apply(LocalGroups.create())); // a body may return null
         }
         return runWorlds(plan.world(), timeout, world -> body.apply(world.groups(plan)));
     }

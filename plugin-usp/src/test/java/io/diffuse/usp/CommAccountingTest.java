@@ -35,7 +35,7 @@ class CommAccountingTest {
     @ParameterizedTest(name = "{0}: ulysses {1} x ring {2}")
     @CsvSource({"ulysses,2,1", "ulysses,4,1", "ring,1,2", "ring,1,3", "usp,2,2"})
     void bytesMatchTheAnalyticVolume(String strategyName, int u, int r) {
-        ParallelStrategy strategy = AttentionPlansTest.strategy(strategyName);
+        ParallelStrategy strategy = Strategies.byName(strategyName);
         ParallelPlan plan = new ParallelPlan(u * r, u, r, 1, 1);
         int p = plan.sequence();
         long tokens = 8L * p;

@@ -82,7 +82,7 @@ class TransformerPlansTest {
     @ParameterizedTest(name = "{0}: ulysses {1} x ring {2}")
     @CsvSource({"ulysses,2,1", "ring,1,2", "usp,2,2", "ulysses,4,1", "ring,1,4", "ring,1,3"})
     void everyPlanMatchesSingleRank(String strategyName, int ulysses, int ring) {
-        ParallelStrategy strategy = AttentionPlansTest.strategy(strategyName);
+        ParallelStrategy strategy = Strategies.byName(strategyName);
         ParallelPlan plan = new ParallelPlan(ulysses * ring, ulysses, ring, 1, 1);
         strategy.validate(plan, tiny.config().numAttentionHeads());
         ThreadRanks.run(plan, groups -> {

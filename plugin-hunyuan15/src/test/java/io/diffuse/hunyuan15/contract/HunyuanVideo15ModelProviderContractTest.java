@@ -1,0 +1,35 @@
+package io.diffuse.hunyuan15.contract;
+
+import io.diffuse.api.model.GenerationRequest;
+import io.diffuse.api.model.ModelProvider;
+import io.diffuse.api.model.Task;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.api.vae.TilingSettings;
+import io.diffuse.core.local.LocalVaeExecutor;
+import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
+import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.contract.ModelProviderContract;
+import java.util.Map;
+import java.util.Optional;
+
+/** The hunyuanvideo-1.5 family (its built-in demo) against the model provider contract. */
+class HunyuanVideo15ModelProviderContractTest extends ModelProviderContract {
+    private final RuntimeContext context = new LocalRuntimeContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
+
+    @Override
+    protected ModelProvider provider() {
+        return new HunyuanVideo15ModelProvider();
+    }
+
+    @Override
+    protected RuntimeContext context() {
+        return context;
+    }
+
+    @Override
+    protected GenerationRequest smallRequest(long seed) {
+        return new GenerationRequest(Task.TEXT_TO_VIDEO, "a fox", "", Optional.empty(), Optional.of(32), Optional.of(32), 5, 2, 1.0,
+                Optional.empty(), seed, Map.of());
+    }
+}
