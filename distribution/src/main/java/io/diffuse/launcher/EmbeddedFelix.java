@@ -84,7 +84,9 @@ public final class EmbeddedFelix implements AutoCloseable {
             // Ranks share deploy/: none of them may write ConfigAdmin changes back into it.
             props.put("felix.fileinstall.enableConfigSave", "false");
             props.put("felix.fileinstall.log.default", "jul");
-            props.put("felix.fileinstall.log.level", "2");
+            // FileInstall's own messages are multi-line traces on every start; `diffuse info` reports each
+            // bundle that failed to install or resolve in one line instead (BundleProblems).
+            props.put("felix.fileinstall.log.level", "0");
         }
         props.putAll(extra);
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()

@@ -1,7 +1,6 @@
 package io.diffuse.core.cli;
 
 import io.diffuse.core.registry.PluginRegistry;
-import java.io.PrintWriter;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -17,21 +16,19 @@ import java.util.function.Supplier;
  * @param managedConfiguration the managed configuration layer, read when a command builds its
  *        configuration (inside OSGi the ConfigAdmin properties of {@code io.diffuse.engine}; empty
  *        on the class path); see {@link io.diffuse.core.config.ConfigLoader} for the precedence
+ * @param registrationProblems installed or deployed plugins that give the engine nothing, one line each
+ *        (see {@link io.diffuse.core.registry.BundleProblems})
  */
 public record CliEnvironment(PluginRegistry registry, Map<String, String> hostFacts, Optional<ProcessCommand> rankCommand,
-        Supplier<Map<String, ?>> managedConfiguration) {
+        Supplier<Map<String, ?>> managedConfiguration, Supplier<java.util.List<String>> registrationProblems) {
 
     /** A host without managed configuration (the class-path host, tests). */
     public CliEnvironment(PluginRegistry registry, Map<String, String> hostFacts, Optional<ProcessCommand> rankCommand) {
-        this(registry, hostFacts, rankCommand, Map::of);
+        this(registry, hostFacts, rankCommand, Map::of, java.util.List::of);
     }
 
     /** A JVM command line prefix that runs this host's main class; subcommand arguments are appended. */
     public record ProcessCommand(java.util.List<String> prefix) {
     }
 
-    /** Output helpers share one writer per stream. */
-    static PrintWriter out(picocli.CommandLine.Model.CommandSpec spec) {
-        return spec.commandLine().getOut();
-    }
 }

@@ -1,6 +1,7 @@
 package io.diffuse.core.cli;
 
 import io.diffuse.core.engine.Engine;
+import io.diffuse.core.registry.BundleProblems;
 import io.diffuse.core.registry.PluginRegistry;
 import java.util.Arrays;
 import java.util.Hashtable;
@@ -50,8 +51,10 @@ public final class CommandLineService {
 
     @Activate
     void activate(BundleContext context) {
+        String deploy = context.getProperty("felix.fileinstall.dir");
         CliEnvironment env = new CliEnvironment(registry, hostFacts(context), rankCommand(context),
-                engine::managedConfiguration);
+                engine::managedConfiguration,
+                () -> BundleProblems.of(context, deploy == null ? null : java.nio.file.Path.of(deploy)));
         Hashtable<String, Object> properties = new Hashtable<>();
         properties.put(CLI_PROPERTY, "root");
         registration = context.registerService(CommandLine.class, new PrototypeServiceFactory<CommandLine>() {

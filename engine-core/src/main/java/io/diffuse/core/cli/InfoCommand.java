@@ -79,6 +79,11 @@ public final class InfoCommand implements Callable<Integer> {
         section(out, "Model providers", registry.models());
         section(out, "Parallel strategies", registry.strategies());
         section(out, "VAE executors", registry.vaeExecutors());
+        List<String> problems = env.registrationProblems().get();
+        if (!problems.isEmpty()) {
+            out.println("Plugins that provide nothing");
+            problems.forEach(p -> out.println("  " + p));
+        }
         out.flush();
         return 0;
     }
