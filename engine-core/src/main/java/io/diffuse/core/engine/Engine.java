@@ -82,7 +82,9 @@ public final class Engine {
                     next.settings().parallel().strategy(), next.settings().vae().executor(), managed.keySet());
         } catch (DiffuseException e) {
             next = new Selection(Map.copyOf(managed), null, e);
-            LOG.error("engine configuration rejected, work will fail until it is fixed: {}", e.getMessage());
+            // Every command builds its configuration with this layer and reports the error itself, in one
+            // line; logged here only for a host that uses the component without a command.
+            LOG.info("engine configuration rejected, work will fail until it is fixed: {}", e.getMessage());
         }
         selection = next;
     }
