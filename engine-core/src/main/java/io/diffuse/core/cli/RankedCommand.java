@@ -84,6 +84,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             }
         }
         EngineSettings settings = EngineSettings.from(adjust(options.config(env.registry())));
+        io.diffuse.core.dist.DeviceAvailability.require(settings.device());
         checkBeforeRanks(settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(
