@@ -39,9 +39,10 @@ class LocalLauncherTest {
         });
         reader.setDaemon(true);
         reader.start();
+        List<ProcessHandle> ranks = List.of();
         try {
             assertTrue(ready.await(60, TimeUnit.SECONDS), "the ranks never got their groups");
-            List<ProcessHandle> ranks = launcher.descendants().toList();
+            ranks = launcher.descendants().toList();
             assertEquals(2, ranks.size(), "rank processes: " + ranks);
 
             launcher.destroyForcibly(); // SIGKILL: no shutdown hook of the launcher runs
@@ -53,7 +54,7 @@ class LocalLauncherTest {
                     + ranks.stream().filter(ProcessHandle::isAlive).toList());
         } finally {
             launcher.destroyForcibly();
-            launcher.descendants().forEach(ProcessHandle::destroyForcibly);
+            ranks.forEach(ProcessHandle::destroyForcibly);
         }
     }
 
