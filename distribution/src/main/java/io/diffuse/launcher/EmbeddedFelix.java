@@ -1,6 +1,5 @@
 package io.diffuse.launcher;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,8 +28,10 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /**
- * Felix embedded in this process: storage in a fresh temporary folder (several rank JVMs may run at
- * once; each gets its own, removed at close), the class path's native presets, picocli and SLF4J
+ * Felix embedded in this process: storage in a fresh temporary folder {@code diffuse-felix-<pid>-*}
+ * (several rank JVMs may run at once; each gets its own, removed at close and by a shutdown hook;
+ * FileInstall's own temporary files live inside it; folders of processes that no longer exist, left
+ * by a killed rank or launcher, are removed at start and at close), the class path's native presets, picocli and SLF4J
  * exported from the system bundle, every jar of {@code bundles/} installed and started, and
  * FileInstall watching {@code deploy/} for bundles and {@code .cfg} files.
  */
@@ -39,6 +40,8 @@ public final class EmbeddedFelix implements AutoCloseable {
     /** The CLI service the engine-core bundle registers. */
     static final String CLI_FILTER = "(&(" + Constants.OBJECTCLASS + "=" + CommandLine.class.getName() + ")(diffuse.cli=root))";
     private static final String FILEINSTALL = "org.apache.felix.fileinstall";
+    /** Name prefix of the storage folders; the owning pid follows (see {@link OwnedTempFolders}). */
+    static final String STORAGE_PREFIX = "diffuse-felix-";
 
     private final Framework framework;
     private final Path storage;
@@ -63,9 +66,11 @@ public final class EmbeddedFelix implements AutoCloseable {
         if (!Files.isDirectory(bundles)) {
             throw new LauncherException("bundle folder " + bundles + " does not exist; is io.diffuse.home right?");
         }
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        OwnedTempFolders.removeOrphans(tmp, STORAGE_PREFIX);
         Path storage;
         try {
-            storage = Files.createTempDirectory("diffuse-felix-");
+            storage = OwnedTempFolders.create(tmp, STORAGE_PREFIX);
         } catch (IOException e) {
             throw new LauncherException("cannot create the framework storage folder in " + System.getProperty("java.io.tmpdir")
                     + ": " + e.getMessage());
@@ -81,6 +86,8 @@ public final class EmbeddedFelix implements AutoCloseable {
             props.put("felix.fileinstall.dir", deploy.toAbsolutePath().toString());
             props.put("felix.fileinstall.noInitialDelay", "true");
             props.put("felix.fileinstall.poll", "1000");
+            // Inside the storage folder, so it goes with it (FileInstall's default is a fileinstall-* folder in java.io.tmpdir).
+            props.put("felix.fileinstall.tmpdir", storage.resolve("fileinstall").toString());
             // Ranks share deploy/: none of them may write ConfigAdmin changes back into it.
             props.put("felix.fileinstall.enableConfigSave", "false");
             props.put("felix.fileinstall.log.default", "jul");
@@ -209,6 +216,8 @@ public final class EmbeddedFelix implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             deleteTree(storage);
+            // Ranks this process launched and that were killed could not remove their own.
+            OwnedTempFolders.removeOrphans(storage.getParent(), STORAGE_PREFIX);
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException shuttingDown) {
@@ -218,13 +227,6 @@ public final class EmbeddedFelix implements AutoCloseable {
     }
 
     static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
-        } catch (IOException e) {
-            LOG.debug("could not remove {}: {}", root, e.getMessage());
-        }
+        OwnedTempFolders.deleteTree(root);
     }
 }

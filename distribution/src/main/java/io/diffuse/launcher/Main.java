@@ -37,6 +37,8 @@ public final class Main {
     /** Runs one command; returns its exit code. */
     public static int run(String[] args) {
         Path home = home();
+        // Before Felix and any bundle load natives: the first start on a machine unpacks them under a lock.
+        NativeCache.prepare();
         Path deploy = Path.of(System.getProperty("io.diffuse.deploy", home.resolve("deploy").toString())).toAbsolutePath();
         Duration timeout = Duration.ofSeconds(positiveLong("io.diffuse.launcher.timeout", 60));
         Map<String, String> props = new LinkedHashMap<>();

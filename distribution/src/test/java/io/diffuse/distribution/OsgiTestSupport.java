@@ -17,6 +17,7 @@ import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.core.dist.LocalGroups;
 import io.diffuse.core.engine.Engine;
 import io.diffuse.core.registry.PluginRegistry;
+import io.diffuse.launcher.OwnedTempFolders;
 import io.diffuse.launcher.SystemPackages;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -53,6 +54,7 @@ import picocli.CommandLine;
  */
 public abstract class OsgiTestSupport {
     static final Duration WAIT = Duration.ofSeconds(20);
+    static final String DEPLOY_PREFIX = "diffuse-it-deploy-";
 
     @Inject
     protected BundleContext context;
@@ -68,7 +70,7 @@ public abstract class OsgiTestSupport {
 
     @Configuration
     public Option[] config() throws IOException {
-        Path deploy = Files.createTempDirectory("diffuse-it-deploy-");
+        Path deploy = deployFolder();
         List<Option> options = new ArrayList<>();
         Map<String, String> exports = SystemPackages.scan(System.getProperty("java.class.path"), SystemPackages.PREFIXES);
         options.add(systemPackages(exports.entrySet().stream()
@@ -92,6 +94,18 @@ public abstract class OsgiTestSupport {
         options.add(cleanCaches(true));
         options.addAll(List.of(extraOptions()));
         return options.toArray(Option[]::new);
+    }
+
+    /**
+     * A fresh deploy folder {@code diffuse-it-deploy-<pid>-*}, removed when this JVM exits; those of
+     * earlier test JVMs that are gone (killed, crashed) are removed now.
+     */
+    static Path deployFolder() throws IOException {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        OwnedTempFolders.removeOrphans(tmp, DEPLOY_PREFIX);
+        Path deploy = OwnedTempFolders.create(tmp, DEPLOY_PREFIX);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> OwnedTempFolders.deleteTree(deploy), "diffuse-it-deploy-cleanup"));
+        return deploy;
     }
 
     /** Further options of a test class (e.g. a bundle installed at boot). */

@@ -67,6 +67,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             }
         }
         EngineSettings settings = prepare(options.layers(env));
+        io.diffuse.core.dist.DeviceAvailability.require(settings.device());
         PluginConfigurationCheck.run(env.registry(), settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(

@@ -59,6 +59,8 @@ public final class EngineRuntime implements AutoCloseable {
             return new EngineRuntime(settings, registry, null, 0);
         }
         RankEnvironment e = env.get();
+        // A rank of the local launcher halts when the launcher is gone (see LauncherWatch).
+        io.diffuse.core.launch.LauncherWatch.startIfLaunched(environment);
         if (e.worldSize() != nproc) {
             throw new DiffuseException("WORLD_SIZE = " + e.worldSize() + " but diffuse.parallel.nproc = " + nproc
                     + "; pass --nproc " + e.worldSize() + " (and degrees that multiply to it)");

@@ -1,7 +1,11 @@
 package io.diffuse.core.dist;
 
 import io.diffuse.api.DiffuseException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.TCPStore;
@@ -37,8 +41,13 @@ public final class StoreServer implements AutoCloseable {
         }
     }
 
-    /** A new client connection to a store at {@code host:port}, retrying until {@code timeout}. */
+    /**
+     * A new client connection to a store at {@code host:port}, retrying until {@code timeout}. The
+     * waiting for rank 0 to listen happens here, under one deadline: c10d's own client retries once
+     * more after its first full-length attempt, so alone it gave up only after about twice the timeout.
+     */
     static TCPStore connect(String host, int port, int worldSize, Duration timeout) {
+        awaitListening(host, port, timeout);
         TCPStoreOptions opts = new TCPStoreOptions();
         opts.port((short) port);
         opts.isServer(false);
@@ -51,6 +60,37 @@ public final class StoreServer implements AutoCloseable {
             throw new DiffuseException("rendezvous with rank 0 at " + host + ":" + port + " failed within "
                     + timeout.toSeconds() + "s (diffuse.dist.timeout): " + firstLine(e)
                     + "; check MASTER_ADDR/MASTER_PORT and that rank 0 is running", e);
+        }
+    }
+
+    /** Returns once something accepts connections at {@code host:port}; throws when {@code timeout} passes first. */
+    private static void awaitListening(String host, int port, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new DiffuseException("cannot resolve rank 0's host '" + host + "' (MASTER_ADDR, diffuse.dist.master-addr)");
+        }
+        while (true) {
+            long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            String reason;
+            try (Socket probe = new Socket()) {
+                probe.connect(address, (int) Math.max(1, Math.min(remainingMs, 1000)));
+                return;
+            } catch (IOException e) {
+                reason = e.getMessage() == null ? e.toString() : e.getMessage();
+            }
+            remainingMs = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (remainingMs <= 0) {
+                throw new DiffuseException("rendezvous with rank 0 at " + host + ":" + port + " failed within "
+                        + timeout.toSeconds() + "s (diffuse.dist.timeout): nothing accepted a connection there (" + reason
+                        + "); check MASTER_ADDR/MASTER_PORT and that rank 0 is running");
+            }
+            try {
+                Thread.sleep(Math.min(100, remainingMs));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DiffuseException("interrupted while waiting for rank 0 at " + host + ":" + port);
+            }
         }
     }
 

@@ -28,11 +28,19 @@ import org.bytedeco.javacpp.Loader;
  * OMP_NUM_THREADS is set, each rank gets an equal share of the cores as its intra-op threads.
  *
  * <p>If any rank exits non-zero or is killed, the launcher stops the others at once and returns 1
- * after printing one line that names the rank and the cause (exit code or signal). Once a rank has
+ * after printing one line that names the rank and the cause (exit code or signal); a rank that is
+ * stopped (SIGSTOP, a debugger) while its peers fail on it is named as the cause. Once a rank has
  * finished cleanly, the others must finish within the timeout or are stopped the same way.
+ *
+ * <p>Ranks die with the launcher: each watches a pipe from it ({@link LauncherWatch}), so killing the
+ * launcher (even with SIGKILL) halts them before they write anything. Gloo's native
+ * {@code [Gloo] Rank k is connected ...} lines, which ranks print on standard output, are moved to
+ * standard error, so standard output carries only the command's own output.
  */
 public final class LocalLauncher {
     private static final Duration STOP_GRACE = Duration.ofSeconds(3);
+    /** Gloo's connection reports, printed by native code on a rank's standard output. */
+    private static final java.util.regex.Pattern GLOO_LINE = java.util.regex.Pattern.compile("^\\[Gloo\\] ");
 
     private LocalLauncher() {
     }
@@ -78,6 +86,8 @@ public final class LocalLauncher {
                 // As torchrun does: share the cores among the ranks rather than give each all of them
                 // (N ranks x all cores oversubscribes the CPU); an explicit OMP_NUM_THREADS wins.
                 env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threadsPerRank(nproc)));
+                // The rank watches its standard input, a pipe this process holds open until it ends.
+                env.put(LauncherWatch.ENV, "stdin");
                 Process p;
                 try {
                     p = pb.start();
@@ -87,8 +97,8 @@ public final class LocalLauncher {
                 }
                 procs.add(p);
                 String prefix = "[rank " + rank + "] ";
-                pumps.add(pump(p.getInputStream(), out, prefix, rank));
-                pumps.add(pump(p.getErrorStream(), err, prefix, rank));
+                pumps.add(pump(p.getInputStream(), out, err, prefix, rank));
+                pumps.add(pump(p.getErrorStream(), err, err, prefix, rank));
                 int r = rank;
                 p.onExit().thenRun(() -> exits.add(r));
                 synchronized (err) {
@@ -123,7 +133,7 @@ public final class LocalLauncher {
                 }
                 int code = procs.get(rank).exitValue();
                 if (code != 0) {
-                    failure = describeExit(rank, code);
+                    failure = blame(procs, rank, code);
                     break;
                 }
                 if (rank == 0) {
@@ -158,6 +168,42 @@ public final class LocalLauncher {
             } catch (IllegalStateException shuttingDown) {
                 // the hook runs anyway
             }
+        }
+    }
+
+    /**
+     * The cause of a failed run whose first exit was {@code rank} with {@code code}: that exit,
+     * unless a rank still running is stopped (its peers then fail on timeouts waiting for it, and the
+     * first of them to exit is not the one to blame).
+     */
+    static String blame(List<Process> procs, int rank, int code) {
+        List<Integer> stopped = new ArrayList<>();
+        for (int k = 0; k < procs.size(); k++) {
+            if (procs.get(k).isAlive() && isStopped(procs.get(k).pid())) {
+                stopped.add(k);
+            }
+        }
+        if (stopped.isEmpty()) {
+            return describeExit(rank, code);
+        }
+        return (stopped.size() == 1 ? "rank " + stopped.get(0) + " stopped" : "ranks " + stopped + " stopped")
+                + " answering (process stopped, e.g. by SIGSTOP or a debugger) and its peers timed out waiting for it ("
+                + describeExit(rank, code) + ")";
+    }
+
+    /** Whether process {@code pid} is stopped (Linux: state T or t in /proc/pid/stat); false where that cannot be read. */
+    static boolean isStopped(long pid) {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
+            // "pid (command) S ...": the state follows the last ')' (the command may hold parentheses).
+            int close = stat.lastIndexOf(')');
+            if (close < 0 || close + 2 >= stat.length()) {
+                return false;
+            }
+            char state = stat.charAt(close + 2);
+            return state == 'T' || state == 't';
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
@@ -234,11 +280,13 @@ public final class LocalLauncher {
         }
     }
 
-    private static Thread pump(InputStream in, PrintWriter to, String prefix, int rank) {
+    /** Copies a rank's stream line by line, prefixed; Gloo's native lines go to {@code diagnostics} instead. */
+    private static Thread pump(InputStream in, PrintWriter out, PrintWriter diagnostics, String prefix, int rank) {
         Thread t = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
+                    PrintWriter to = GLOO_LINE.matcher(line).find() ? diagnostics : out;
                     synchronized (to) {
                         to.println(prefix + line);
                         to.flush();

@@ -1,6 +1,7 @@
 package io.diffuse.core.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.core.registry.ServiceLoaderRegistry;
@@ -48,6 +49,10 @@ class CommCheckCommandTest {
         assertTrue(o.contains("[rank 0] comm-check passed"), o);
         assertTrue(o.contains("[rank 1] rank 1 groups ready: world[0, 1] ulysses[0, 1]"), o);
         // accounting column: all_to_all of 64 KiB on 2 ranks sends half of it
+        // Gloo's native connection lines are diagnostics: on stderr, never on stdout.
+        assertTrue(o.lines().allMatch(l -> l.startsWith("[rank 0] ") || l.startsWith("[rank 1] ")), o);
+        assertFalse(o.contains("[Gloo]"), o);
+        assertTrue(err.toString().contains("] [Gloo] Rank "), err.toString());
         assertTrue(Pattern.compile("\\[rank 0\\] world +2 all_to_all +64\\.0 KiB .* 32\\.0 KiB +32\\.0 KiB").matcher(o).find(), o);
     }
 
@@ -71,6 +76,37 @@ class CommCheckCommandTest {
         assertTrue(err.toString().contains("error: rank 1 was killed by signal 9 (SIGKILL, exit code 137); stopped the other ranks"),
                 err.toString());
         assertTrue(ProcessHandle.current().descendants().noneMatch(ProcessHandle::isAlive), "no rank is left running");
+    }
+
+    @Test
+    void aStoppedRankIsBlamedNotThePeerThatTimedOutOnIt() throws Exception {
+        CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> run("comm-check", "--nproc", "2",
+                "--size", "4096", "--iterations", "1000000", "-C", "diffuse.dist.timeout=3s"));
+        long pid = awaitRankPid(1, result);
+        new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+        try {
+            int code = result.get(60, TimeUnit.SECONDS);
+            assertEquals(1, code, out.toString());
+            String e = err.toString();
+            assertTrue(e.contains("error: rank 1 stopped answering (process stopped, e.g. by SIGSTOP or a debugger) and its "
+                    + "peers timed out waiting for it (rank 0 exited with code 1); stopped the other ranks"), e);
+        } finally {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        assertTrue(ProcessHandle.current().descendants().noneMatch(ProcessHandle::isAlive), "no rank is left running");
+    }
+
+    @Test
+    void cudaOnACpuBuildIsOneLineBeforeAnyRankStarts() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(org.bytedeco.pytorch.global.torch.hasCUDA(), "a CUDA build");
+        for (String nproc : new String[] {"1", "2"}) {
+            err.getBuffer().setLength(0);
+            assertEquals(1, run("comm-check", "--nproc", nproc, "--device", "cuda", "--size", "4096", "--iterations", "1"));
+            assertEquals("error: device cuda (--device, diffuse.device) needs libtorch's CUDA natives, but this is a CPU build; "
+                    + "build with `mvn -Pcuda -DskipTests package` and run it on a host with an NVIDIA GPU, or use --device cpu",
+                    err.toString().strip(), "--nproc " + nproc);
+            assertEquals("", out.toString(), "nothing ran");
+        }
     }
 
     /** Waits until rank {@code rank} has its groups (so the collectives run), then returns its pid. */

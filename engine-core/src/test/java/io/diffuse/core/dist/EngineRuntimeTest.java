@@ -47,6 +47,21 @@ class EngineRuntimeTest {
     }
 
     @Test
+    void aRankWithoutRankZeroGivesUpAtTheConfiguredTimeout() {
+        int port = io.diffuse.core.launch.LocalLauncherTestAccess.freePort(); // nobody listens there
+        EngineSettings settings = settings(Map.of("diffuse.parallel.nproc", 2, "diffuse.parallel.ulysses", 2,
+                "diffuse.dist.timeout", "3s"));
+        Map<String, String> rank1 = Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT",
+                Integer.toString(port));
+        long start = System.nanoTime();
+        DiffuseException e = assertThrows(DiffuseException.class, () -> EngineRuntime.join(settings, NOTHING, rank1));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertTrue(e.getMessage().startsWith("rendezvous with rank 0 at 127.0.0.1:" + port + " failed within 3s"), e.getMessage());
+        // c10d's client alone gave up after about twice the timeout (6 s here); the message must be true.
+        assertTrue(seconds >= 2.9 && seconds < 4.5, "gave up after " + seconds + " s, the timeout is 3 s");
+    }
+
+    @Test
     void aSingleRankNeedsNoRendezvous() {
         try (EngineRuntime rt = EngineRuntime.join(settings(Map.of()), NOTHING, Map.of());
                 PointerScope scope = new PointerScope()) {
