@@ -16,4 +16,18 @@ public interface ProgressListener {
     /** A stage ended. */
     default void stageFinished(String stage) {
     }
+
+    /**
+     * Asked by the pipeline on every rank after each denoising step (diffusers' {@code interrupt}
+     * property, read in its loop): {@code true} stops the request there with a
+     * {@link GenerationInterruptedException}. In a multi-rank run every rank must answer the same at
+     * the same step (a server decides on rank 0 and broadcasts the answer), or the ranks' collectives
+     * no longer match. Default: never.
+     *
+     * @param step the step just finished (1-based)
+     * @param total steps of the stage
+     */
+    default boolean interruptRequested(String stage, int step, int total) {
+        return false;
+    }
 }

@@ -82,6 +82,7 @@ public final class EmbeddedEngineFactory implements EngineFactory {
             this.settings = settings;
             this.service = new GenerationService(registry, new DiffusersCheckpointLoader());
             this.loaded = service.plan(layers(Map.of()));
+            io.diffuse.core.dist.DeviceAvailability.require(loaded.settings().device());
             PluginConfigurationCheck.run(registry, loaded.settings());
             this.runtime = EngineRuntime.join(loaded.settings(), registry, spec.environment());
             GenerationService.Session s;

@@ -1,6 +1,7 @@
 package org.example.waves;
 
 import io.diffuse.api.config.PluginSettings;
+import io.diffuse.api.model.GenerationInterruptedException;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.Pipeline;
@@ -79,6 +80,9 @@ final class WavesPipeline implements Pipeline {
                 Tensor out = attention.attention(q, k, v, null, layout).video().reshape(1, s, CHANNELS);
                 xs = xs.add(out.sub(xs).mul(new Scalar(1.0 / steps)));
                 progress.step("denoise", i + 1, steps);
+                if (progress.interruptRequested("denoise", i + 1, steps)) {
+                    throw new GenerationInterruptedException("denoise", i + 1, steps);
+                }
             }
             Tensor latents = attention.gather(xs, 1, layout) // (1, tokens, C)
                     .view(1, frames, h, w, CHANNELS).permute(0, 4, 1, 2, 3).contiguous(); // (1, C, T, h, w)

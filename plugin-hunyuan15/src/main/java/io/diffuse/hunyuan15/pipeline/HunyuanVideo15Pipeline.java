@@ -257,6 +257,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 latents.releaseReference();
                 latents = next;
                 progress.step("denoise", i + 1, steps);
+                // diffusers' `interrupt`, asked on every rank at the same step (see ProgressListener).
+                if (progress.interruptRequested("denoise", i + 1, steps)) {
+                    throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
+                }
             }
             meter.finish();
             progress.stageFinished("denoise");
