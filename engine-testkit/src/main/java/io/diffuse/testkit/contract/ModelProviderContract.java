@@ -71,6 +71,33 @@ public abstract class ModelProviderContract {
         assertThrows(IllegalArgumentException.class, () -> provider().component("no-such-component", tmp, context()));
     }
 
+    /** diffusers' {@code interrupt}: asked after every step; a yes stops the request right there. */
+    @Test
+    void interruptStopsTheRequestAfterTheStepThatAskedForIt() {
+        ModelProvider p = provider();
+        for (String name : p.builtinModels()) {
+            java.util.List<Integer> steps = new java.util.ArrayList<>();
+            io.diffuse.api.model.ProgressListener stopAtOne = new io.diffuse.api.model.ProgressListener() {
+                @Override
+                public void step(String stage, int step, int total) {
+                    steps.add(step);
+                }
+
+                @Override
+                public boolean interruptRequested(String stage, int step, int total) {
+                    return step == 1;
+                }
+            };
+            try (PointerScope scope = new PointerScope(); Pipeline pipeline = p.load(ModelSource.builtin(name), context())) {
+                io.diffuse.api.model.GenerationInterruptedException e = assertThrows(
+                        io.diffuse.api.model.GenerationInterruptedException.class,
+                        () -> pipeline.generate(smallRequest(5), context(), stopAtOne), name);
+                assertEquals(1, e.step(), name);
+                assertEquals(java.util.List.of(1), steps, name + ": no step after the interrupt");
+            }
+        }
+    }
+
     @Test
     void everyBuiltinModelGeneratesDeterministically() {
         ModelProvider p = provider();
