@@ -1,5 +1,6 @@
 package io.diffuse.hunyuan15.text;
 
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.api.DiffuseException;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +23,7 @@ public final class EncoderOps {
 
     /** LayerNorm over the last dim with affine weight and bias. */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
-        return torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(weight), new TensorOptional(bias), eps, false);
+        return DeviceOps.layerNorm(x, weight, bias, eps);
     }
 
     /**
