@@ -17,11 +17,14 @@ PROFILE=()
 TESTS=HunyuanVideo15TransformerGoldenTest,AutoencoderKLHunyuanVideo15GoldenTest,HunyuanVideo15PipelineGoldenTest
 TESTS=$TESTS,PromptEncoderGoldenTest,SiglipGoldenTest,TransformerPlansTest,CfgParallelTest,PatchParallelVaeExecutorTest
 TESTS=$TESTS,ParallelPipelineParityTest
+LOG=${TMPDIR:-/tmp}/diffuse-cuda-parity.log
+# Reports of earlier runs would show up in the table.
+rm -rf plugin-hunyuan15/target/surefire-reports plugin-usp/target/surefire-reports plugin-vaepp/target/surefire-reports
 mvn -B "${PROFILE[@]}" verify -pl plugin-hunyuan15,plugin-usp,plugin-vaepp -am -DskipITs \
     -Ddiffuse.test.device="$DEVICE" -Dtest="$TESTS" -Dsurefire.failIfNoSpecifiedTests=false \
-    -Dmaven.test.failure.ignore=true "$@" > target-cuda-parity.log 2>&1
+    -Dmaven.test.failure.ignore=true "$@" > "$LOG" 2>&1
 status=$?
-echo "parity on $DEVICE (log: target-cuda-parity.log, maven exit $status)"
+echo "parity on $DEVICE (log: $LOG, maven exit $status)"
 python3 - "$TESTS" plugin-hunyuan15 plugin-usp plugin-vaepp <<'PY'
 import glob, re, sys, xml.etree.ElementTree as ET
 wanted = set(sys.argv[1].split(","))
