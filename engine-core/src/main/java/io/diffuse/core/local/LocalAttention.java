@@ -1,18 +1,15 @@
 package io.diffuse.core.local;
 
-import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.api.dist.CommStats;
 import io.diffuse.api.parallel.AttentionOutput;
 import io.diffuse.api.parallel.JointTokens;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
-import org.bytedeco.pytorch.DoubleOptional;
+import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Single-rank joint attention: scaled dot-product attention over [video; joint] tokens. Video keys

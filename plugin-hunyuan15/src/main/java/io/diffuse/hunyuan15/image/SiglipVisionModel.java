@@ -1,23 +1,19 @@
 package io.diffuse.hunyuan15.image;
 
-import io.diffuse.api.runtime.DeviceOps;
 import static io.diffuse.hunyuan15.text.EncoderOps.layerNorm;
 import static io.diffuse.hunyuan15.text.EncoderOps.linear;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.hunyuan15.text.EncoderWeights;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * transformers' SiglipVisionModel up to last_hidden_state: patch-embedding conv, learned position

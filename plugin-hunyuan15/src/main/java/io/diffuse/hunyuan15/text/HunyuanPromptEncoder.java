@@ -1,9 +1,9 @@
 package io.diffuse.hunyuan15.text;
 
-import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -12,8 +12,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * HunyuanVideo 1.5's prompt encoding, as diffusers' HunyuanVideo15Pipeline.encode_prompt does it:

@@ -1,25 +1,23 @@
 package io.diffuse.hunyuan15.text;
 
-import io.diffuse.api.runtime.DeviceOps;
 import static io.diffuse.hunyuan15.text.EncoderOps.linear;
 import static io.diffuse.hunyuan15.text.EncoderOps.rmsNorm;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * The text path of Qwen2.5-VL (transformers' Qwen2_5_VLTextModel): token embedding, decoder layers

@@ -7,7 +7,6 @@ import static io.diffuse.hunyuan15.transformer.Nn.silu;
 import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * The small modules of the transformer, each named after its diffusers class; fields hold the
