@@ -13,19 +13,42 @@ import java.util.Map;
 import org.bytedeco.pytorch.Device;
 
 /**
- * A one-rank {@link io.diffuse.api.runtime.RuntimeContext} for tests: CPU, the engine's checkpoint loader, single-rank
- * process groups and the "local" strategy. A VAE executor is optional; asking for one that was not
- * given is an error.
+ * A one-rank {@link io.diffuse.api.runtime.RuntimeContext} for tests: CPU (or a given device, e.g.
+ * {@code meta} for the shape-only lane), the engine's checkpoint loader, single-rank process groups and
+ * the "local" strategy. A VAE executor is optional; asking for one that was not given is an error.
  */
 public final class LocalRuntimeContext extends RunContext {
-    /** A context computing in {@code dtype}, with no VAE executor. */
+    /** System property naming the device of the constructors without one (default cpu); tools/cuda_parity.sh sets cuda. */
+    public static final String DEVICE_PROPERTY = "diffuse.test.device";
+
+    /**
+     * The device tests run on: {@code -Ddiffuse.test.device} (cpu unless set). On CUDA, cuDNN's TF32
+     * convolutions are switched off, as parity with the fp32 diffusers fixtures needs full fp32 (cuBLAS
+     * matmuls are fp32 by default).
+     */
+    public static Device testDevice() {
+        String name = System.getProperty(DEVICE_PROPERTY, "cpu");
+        Device device = new Device(name);
+        if (device.is_cuda()) {
+            org.bytedeco.pytorch.global.torch.globalContext().setAllowTF32CuDNN(false);
+            org.bytedeco.pytorch.global.torch.globalContext().setAllowTF32CuBLAS(false);
+        }
+        return device;
+    }
+
+    /** A context computing in {@code dtype} on {@link #testDevice()}, with no VAE executor. */
     public LocalRuntimeContext(DType dtype) {
         this(dtype, null, TilingSettings.defaults(false));
     }
 
     /** A context computing in {@code dtype} with the given VAE executor and tiling. */
     public LocalRuntimeContext(DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
-        this(dtype, LocalGroups.create(), new LocalStrategy(), vaeExecutor, tiling, true);
+        this(testDevice(), dtype, vaeExecutor, tiling);
+    }
+
+    /** A context computing in {@code dtype} on {@code device} with the given VAE executor (may be null) and tiling. */
+    public LocalRuntimeContext(Device device, DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
+        this(device, dtype, LocalGroups.create(), new LocalStrategy(), vaeExecutor, tiling, true);
     }
 
     /**
@@ -36,7 +59,13 @@ public final class LocalRuntimeContext extends RunContext {
      */
     public LocalRuntimeContext(DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
             TilingSettings tiling, boolean vaeResultOnAllRanks) {
-        super(new Device("cpu"), dtype, new DiffusersCheckpointLoader(), groups, strategy, () -> {
+        this(testDevice(), dtype, groups, strategy, vaeExecutor, tiling, vaeResultOnAllRanks);
+    }
+
+    /** As {@link #LocalRuntimeContext(DType, ProcessGroups, ParallelStrategy, VaeExecutor, TilingSettings, boolean)} on {@code device}. */
+    public LocalRuntimeContext(Device device, DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
+            TilingSettings tiling, boolean vaeResultOnAllRanks) {
+        super(device, dtype, new DiffusersCheckpointLoader(), groups, strategy, () -> {
             if (vaeExecutor == null) {
                 throw new IllegalStateException("this test context was built without a VAE executor; pass one to the constructor");
             }

@@ -6,6 +6,8 @@ import io.diffuse.api.parallel.AttentionOutput;
 import io.diffuse.api.parallel.JointTokens;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -69,13 +71,15 @@ final class AllGatherAttention implements SequenceParallelAttention {
             Tensor values = allGather(value.transpose(0, 1).contiguous()).transpose(0, 1);
             long padded = keys.size(1);
             // Video keys past the true length are padding: (P*s,) -> (B, P*s).
-            Tensor keyMask = torch.arange(new Scalar(padded)).lt(new Scalar(layout.length()))
+            Tensor keyMask = torch.arange(new Scalar(padded), new TensorOptions(torch.ScalarType.Long)
+                    .device(new DeviceOptional(query.device()))).lt(new Scalar(layout.length()))
                     .unsqueeze(0).expand(batch, padded);
             Tensor queries = query;
             if (joint != null) {
                 long jointLength = joint.key().size(1);
-                Tensor jointMask = joint.keyMask() != null ? joint.keyMask().to(torch.ScalarType.Bool)
-                        : torch.ones(new long[] {batch, jointLength}).to(torch.ScalarType.Bool);
+                Tensor jointMask = joint.keyMask() != null ? joint.keyMask().to(query.device(), torch.ScalarType.Bool)
+                        : torch.ones(new long[] {batch, jointLength}, new TensorOptions(torch.ScalarType.Bool)
+                                .device(new DeviceOptional(query.device())));
                 queries = cat(query, joint.query());
                 keys = cat(keys, joint.key());
                 values = cat(values, joint.value());

@@ -60,7 +60,11 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
     @Override
     public int recognize(Path dir) {
         String component = classNameIn(dir.resolve("config.json"));
+        // A pipeline root, the transformer folder, or the VAE folder. A root whose model_index.json names no class
+        // (e.g. it does not parse) is still ours when its transformer is: loading then names what is wrong with the file.
         boolean mine = classNameIn(dir.resolve("model_index.json")).startsWith("HunyuanVideo15")
+                || Files.isRegularFile(dir.resolve("model_index.json"))
+                        && classNameIn(dir.resolve(TransformerComponentRunner.NAME).resolve("config.json")).startsWith("HunyuanVideo15")
                 || component.startsWith("HunyuanVideo15") || component.equals("AutoencoderKLHunyuanVideo15");
         return mine ? CERTAIN : NOT_MINE;
     }

@@ -70,6 +70,8 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
             throw new DiffuseException("model folder " + dir + " does not exist or is not a directory");
         }
         if (Files.isRegularFile(dir.resolve("model_index.json"))) {
+            // Parsed only to check it: a broken file is named with its parse error, not mistaken for a missing one.
+            parseJsonObject(dir.resolve("model_index.json"));
             Path sub = dir.resolve(component);
             if (!Files.isRegularFile(sub.resolve("config.json"))) {
                 throw new DiffuseException("pipeline root " + dir + " (it has model_index.json) has no " + component
@@ -136,7 +138,7 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new DiffuseException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new DiffuseException("cannot read " + file + ": " + SafetensorsFile.reason(e), e);
         }
         try {
             return ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON)
@@ -152,6 +154,11 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
             throw new DiffuseException("tensor file " + file + " does not exist");
         }
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            if (f.entries().isEmpty()) {
+                // An empty map would read as "no tensors given" (e.g. no --prompt-embeds) further on.
+                throw new DiffuseException("tensor file " + file + " holds no tensors; write the tensors into it (safetensors"
+                        + " with named tensors, e.g. safetensors.torch.save_file)");
+            }
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (String name : f.entries().keySet()) {
                 out.put(name, f.read(name, null));

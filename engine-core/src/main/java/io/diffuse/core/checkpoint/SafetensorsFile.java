@@ -70,13 +70,30 @@ final class SafetensorsFile implements AutoCloseable {
         this.entries = entries;
     }
 
+    /**
+     * Why an I/O call failed, in words: java.nio's file exceptions carry only the path as their
+     * message (an unreadable file says just its name), so the kind is named here.
+     */
+    static String reason(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
     /** Opens and validates {@code path}. */
     static SafetensorsFile open(Path path) {
         FileChannel channel;
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
-            throw new DiffuseException("cannot open safetensors file " + path + ": " + e.getMessage(), e);
+            throw new DiffuseException("cannot open safetensors file " + path + ": " + reason(e), e);
         }
         try {
             return new SafetensorsFile(path, channel, readHeader(path, channel));
@@ -97,7 +114,7 @@ final class SafetensorsFile implements AutoCloseable {
             }
             readFully(channel, lengthBytes, 0);
         } catch (IOException e) {
-            throw new DiffuseException("cannot read safetensors file " + path + ": " + e.getMessage(), e);
+            throw new DiffuseException("cannot read safetensors file " + path + ": " + reason(e), e);
         }
         long headerLength = lengthBytes.flip().getLong();
         if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
@@ -112,7 +129,7 @@ final class SafetensorsFile implements AutoCloseable {
         try {
             readFully(channel, headerBytes, 8);
         } catch (IOException e) {
-            throw new DiffuseException("cannot read safetensors header of " + path + ": " + e.getMessage(), e);
+            throw new DiffuseException("cannot read safetensors header of " + path + ": " + reason(e), e);
         }
         String json = new String(headerBytes.array(), StandardCharsets.UTF_8);
         ConfigObject root;
@@ -289,7 +306,7 @@ final class SafetensorsFile implements AutoCloseable {
             return out == stored ? raw : raw.to(out);
         } catch (IOException e) {
             throw new DiffuseException("cannot read tensor '" + entry.name() + "' from safetensors file " + path + ": "
-                    + e.getMessage(), e);
+                    + reason(e), e);
         }
     }
 

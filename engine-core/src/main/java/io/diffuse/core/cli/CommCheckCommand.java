@@ -64,7 +64,7 @@ public final class CommCheckCommand extends RankedCommand {
         }
         out.println("rank " + rank + " groups ready:" + layout);
         out.flush();
-        List<CollectiveCheck.Result> results = CollectiveCheck.run(groups, size, iterations, it -> { });
+        List<CollectiveCheck.Result> results = CollectiveCheck.run(groups, runtime.device(), size, iterations, it -> { });
 
         int mismatches = results.stream().mapToInt(CollectiveCheck.Result::mismatches).sum();
         for (CollectiveCheck.Result r : results) {

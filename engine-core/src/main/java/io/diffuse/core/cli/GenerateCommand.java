@@ -136,7 +136,7 @@ public final class GenerateCommand extends RankedCommand {
 
     /** Time and peak resident memory per stage. */
     static String summary(GenerationResult result, int ranks) {
-        StringBuilder sb = new StringBuilder("stage      time       peak RSS (rank 0)\n");
+        StringBuilder sb = new StringBuilder("stage      time       peak memory (rank 0; host RSS on cpu, allocated GPU memory on cuda)\n");
         Duration total = Duration.ZERO;
         for (Map.Entry<String, Duration> e : result.stageTimes().entrySet()) {
             long peak = result.stagePeakBytes().getOrDefault(e.getKey(), 0L);

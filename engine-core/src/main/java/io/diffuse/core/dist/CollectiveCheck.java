@@ -5,12 +5,14 @@ import io.diffuse.api.dist.CommStats;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.dist.ReduceOp;
+import io.diffuse.api.runtime.DeviceOps;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -82,14 +84,24 @@ public final class CollectiveCheck {
      * @param afterEach called with the iteration index after each round over one group, e.g. to report progress
      */
     public static List<Result> run(ProcessGroups groups, long payloadBytes, int iterations, IntConsumer afterEach) {
+        return run(groups, new Device("cpu"), payloadBytes, iterations, afterEach);
+    }
+
+    /**
+     * {@link #run(ProcessGroups, long, int, IntConsumer)} with every tensor on {@code device} (a CUDA
+     * device for NCCL groups, which take no CPU tensors).
+     */
+    public static List<Result> run(ProcessGroups groups, Device device, long payloadBytes, int iterations,
+            IntConsumer afterEach) {
         List<Result> results = new ArrayList<>();
         for (ProcessGroup g : groupsOf(groups)) {
-            results.addAll(runGroup(g, payloadBytes, Math.max(1, iterations), afterEach));
+            results.addAll(runGroup(g, device, payloadBytes, Math.max(1, iterations), afterEach));
         }
         return results;
     }
 
-    private static List<Result> runGroup(ProcessGroup g, long payloadBytes, int iterations, IntConsumer afterEach) {
+    private static List<Result> runGroup(ProcessGroup g, Device device, long payloadBytes, int iterations,
+            IntConsumer afterEach) {
         int p = g.size();
         int me = g.rank();
         int myGlobal = g.globalRanks().get(me);
@@ -107,12 +119,12 @@ public final class CollectiveCheck {
             }
             try (PointerScope scope = new PointerScope()) {
                 // all_reduce SUM: rank j contributes idx + BLOCK*(j+1).
-                Tensor x = pattern(n, BLOCK * (myGlobal + 1));
+                Tensor x = pattern(device, n, BLOCK * (myGlobal + 1));
                 double sumBase = 0;
                 for (int j : g.globalRanks()) {
                     sumBase += BLOCK * (j + 1);
                 }
-                Tensor expected = pattern(n, 0).mul(new Scalar((double) p)).add(new Scalar(sumBase));
+                Tensor expected = pattern(device, n, 0).mul(new Scalar((double) p)).add(new Scalar(sumBase));
                 long t0 = System.nanoTime();
                 g.allReduce(x, ReduceOp.SUM);
                 acc.get("all_reduce").add(System.nanoTime() - t0, n * 4, check(x, expected, "all_reduce SUM", g));
@@ -120,20 +132,21 @@ public final class CollectiveCheck {
                 // broadcast from a root that rotates with the iteration.
                 int root = Math.floorMod(it, p);
                 int rootGlobal = g.globalRanks().get(root);
-                Tensor b = me == root ? pattern(n, BLOCK * (rootGlobal + 1)) : torch.full(new long[] {n}, new Scalar(-1.0));
+                Tensor b = me == root ? pattern(device, n, BLOCK * (rootGlobal + 1))
+                        : torch.full(new long[] {n}, new Scalar(-1.0), DeviceOps.options(torch.ScalarType.Float, device));
                 t0 = System.nanoTime();
                 g.broadcast(b, root);
                 acc.get("broadcast").add(System.nanoTime() - t0, n * 4,
-                        check(b, pattern(n, BLOCK * (rootGlobal + 1)), "broadcast from group rank " + root, g));
+                        check(b, pattern(device, n, BLOCK * (rootGlobal + 1)), "broadcast from group rank " + root, g));
 
                 // all_gather: chunk j of the output is rank j's input.
-                Tensor mine = pattern(chunk, BLOCK * (myGlobal + 1));
+                Tensor mine = pattern(device, chunk, BLOCK * (myGlobal + 1));
                 t0 = System.nanoTime();
                 Tensor gathered = g.allGather(mine);
                 long dt = System.nanoTime() - t0;
                 TensorVector parts = new TensorVector();
                 for (int j : g.globalRanks()) {
-                    parts.push_back(pattern(chunk, BLOCK * (j + 1)));
+                    parts.push_back(pattern(device, chunk, BLOCK * (j + 1)));
                 }
                 acc.get("all_gather").add(dt, chunk * 4, check(gathered, torch.cat(parts), "all_gather", g));
 
@@ -141,8 +154,8 @@ public final class CollectiveCheck {
                 TensorVector out = new TensorVector();
                 TensorVector want = new TensorVector();
                 for (int d = 0; d < p; d++) {
-                    out.push_back(pattern(chunk, BLOCK * (64 * myGlobal + d)));
-                    want.push_back(pattern(chunk, BLOCK * (64 * g.globalRanks().get(d) + me)));
+                    out.push_back(pattern(device, chunk, BLOCK * (64 * myGlobal + d)));
+                    want.push_back(pattern(device, chunk, BLOCK * (64 * g.globalRanks().get(d) + me)));
                 }
                 Tensor a2aIn = torch.cat(out);
                 t0 = System.nanoTime();
@@ -152,15 +165,15 @@ public final class CollectiveCheck {
                 // send to the next rank, receive from the previous one, both in flight at once.
                 int next = (me + 1) % p;
                 int prev = (me + p - 1) % p;
-                Tensor send = pattern(n, BLOCK * (myGlobal + 1));
-                Tensor recv = torch.full(new long[] {n}, new Scalar(-1.0));
+                Tensor send = pattern(device, n, BLOCK * (myGlobal + 1));
+                Tensor recv = torch.full(new long[] {n}, new Scalar(-1.0), DeviceOps.options(torch.ScalarType.Float, device));
                 t0 = System.nanoTime();
                 AsyncWork s = g.sendAsync(send, next);
                 AsyncWork r = g.recvAsync(recv, prev);
                 s.await();
                 r.await();
                 acc.get("send/recv").add(System.nanoTime() - t0, n * 4,
-                        check(recv, pattern(n, BLOCK * (g.globalRanks().get(prev) + 1)), "recv from group rank " + prev, g));
+                        check(recv, pattern(device, n, BLOCK * (g.globalRanks().get(prev) + 1)), "recv from group rank " + prev, g));
 
                 t0 = System.nanoTime();
                 g.barrier();
@@ -189,8 +202,8 @@ public final class CollectiveCheck {
     }
 
     /** idx mod BLOCK plus base, as fp32: exact small integers. */
-    private static Tensor pattern(long n, double base) {
-        return torch.arange(new Scalar(n)).remainder(new Scalar(BLOCK)).to(torch.ScalarType.Float).add(new Scalar(base));
+    private static Tensor pattern(Device device, long n, double base) {
+        return torch.arange(new Scalar(n), DeviceOps.options(torch.ScalarType.Long, device)).remainder(new Scalar(BLOCK)).to(torch.ScalarType.Float).add(new Scalar(base));
     }
 
     private static String check(Tensor actual, Tensor expected, String what, ProcessGroup g) {

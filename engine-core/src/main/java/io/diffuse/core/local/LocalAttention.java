@@ -5,13 +5,11 @@ import io.diffuse.api.parallel.AttentionOutput;
 import io.diffuse.api.parallel.JointTokens;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
-import org.bytedeco.pytorch.DoubleOptional;
+import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Single-rank joint attention: scaled dot-product attention over [video; joint] tokens. Video keys
@@ -49,29 +47,25 @@ final class LocalAttention implements SequenceParallelAttention {
         Tensor v = joint == null ? value : cat(value, joint.value());
         Tensor mask = keyMask(batch, video, layout, joint, query);
         // (B, S, H, D) -> (B, H, S, D) for SDPA and back.
-        Tensor out = torch.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                mask == null ? new TensorOptional() : new TensorOptional(mask), 0.0, false, new DoubleOptional(), false)
-                .transpose(1, 2);
+        Tensor out = DeviceOps.attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask, null).transpose(1, 2);
         Tensor videoOut = joint == null ? out : out.narrow(1, 0, video);
         Tensor jointOut = joint == null ? null : out.narrow(1, video, jointLength);
         return new AttentionOutput(videoOut, jointOut);
     }
 
-    /** (B, 1, 1, S) boolean key mask, or null when every key is real. */
+    /** (B, 1, 1, S) boolean key mask on {@code like}'s device, or null when every key is real. */
     private static Tensor keyMask(long batch, long video, SequenceLayout layout, JointTokens joint, Tensor like) {
         boolean videoPadded = layout.length() < video;
         boolean jointMasked = joint != null && joint.keyMask() != null;
         if (!videoPadded && !jointMasked) {
             return null;
         }
-        Tensor videoKeys = torch.arange(new org.bytedeco.pytorch.Scalar(video), new TensorOptions(ScalarType.Long))
-                .lt(new org.bytedeco.pytorch.Scalar(layout.length())).unsqueeze(0).expand(batch, video)
-                .to(like.device(), ScalarType.Bool);
+        Tensor videoKeys = DeviceOps.arange(video, ScalarType.Long, like.device())
+                .lt(new org.bytedeco.pytorch.Scalar(layout.length())).unsqueeze(0).expand(batch, video);
         Tensor keys = videoKeys;
         if (joint != null) {
             Tensor jointKeys = jointMasked ? joint.keyMask().to(like.device(), ScalarType.Bool)
-                    : torch.ones(new long[] {batch, joint.key().size(1)}, new TensorOptions(ScalarType.Bool))
-                            .to(like.device(), ScalarType.Bool);
+                    : torch.ones(new long[] {batch, joint.key().size(1)}, DeviceOps.options(ScalarType.Bool, like.device()));
             keys = cat(videoKeys, jointKeys);
         }
         return keys.view(batch, 1, 1, -1);

@@ -6,7 +6,10 @@ import java.awt.image.Raster;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -46,19 +49,41 @@ public final class HunyuanVideo15ImageProcessor {
     }
 
     /**
-     * Reads a PNG or JPEG (anything javax.imageio decodes) as RGB.
+     * The most pixels an input image may have: 8192 x 8192 (64 Mpx, 192 MiB decoded as RGB). Videos are
+     * generated at the model's bucket size (640 px class for the 480p release), so a larger image
+     * only costs memory; decoding a 20000 x 20000 PNG took 2.9 GB.
+     */
+    public static final long MAX_PIXELS = 8192L * 8192L;
+
+    /**
+     * Reads a PNG or JPEG (anything javax.imageio decodes) as RGB. The size is read from the header
+     * first, and an image of more than {@link #MAX_PIXELS} pixels is refused before it is decoded.
      *
      * @param file the image file
      * @return its pixels
-     * @throws DiffuseException when the file is missing or not a readable image
+     * @throws DiffuseException when the file is missing, too large or not a readable image
      */
     public static RgbImage read(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new DiffuseException("image " + file + " does not exist; give a PNG or JPEG with --image");
         }
         BufferedImage image;
-        try {
-            image = ImageIO.read(file.toFile());
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            Iterator<ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new DiffuseException("image " + file + " is not in a format javax.imageio reads; give a PNG or JPEG");
+            }
+            ImageReader reader = readers.next();
+            try {
+                // As ImageIO.read does: seek forward only, ignore metadata.
+                reader.setInput(in, true, true);
+                long width = reader.getWidth(0);
+                long height = reader.getHeight(0);
+                checkPixels(file, width, height);
+                image = reader.read(0, reader.getDefaultReadParam());
+            } finally {
+                reader.dispose();
+            }
         } catch (IOException e) {
             throw new DiffuseException("cannot decode image " + file + ": " + e.getMessage() + "; give a PNG or JPEG", e);
         }
@@ -66,6 +91,14 @@ public final class HunyuanVideo15ImageProcessor {
             throw new DiffuseException("image " + file + " is not in a format javax.imageio reads; give a PNG or JPEG");
         }
         return toRgb(image);
+    }
+
+    /** Refuses an image of more than {@link #MAX_PIXELS} pixels, naming its size and the limit. */
+    static void checkPixels(Path file, long width, long height) {
+        if (width * height > MAX_PIXELS) {
+            throw new DiffuseException("image " + file + " is " + width + " x " + height + " pixels, more than the limit of "
+                    + MAX_PIXELS + " pixels (8192 x 8192) for an input image; scale it down first");
+        }
     }
 
     /**

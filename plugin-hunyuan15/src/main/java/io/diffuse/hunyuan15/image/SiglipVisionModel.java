@@ -5,18 +5,15 @@ import static io.diffuse.hunyuan15.text.EncoderOps.linear;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.hunyuan15.text.EncoderWeights;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * transformers' SiglipVisionModel up to last_hidden_state: patch-embedding conv, learned position
@@ -101,10 +98,10 @@ public final class SiglipVisionModel implements AutoCloseable {
             Tensor px = pixelValues.to(device, wPatch.scalar_type());
             long p = config.patchSize();
             // (B, C, S, S) -> (B, D, S/p, S/p) -> (B, N, D)
-            Tensor x = torch.conv2d(px, wPatch, new TensorOptional(w.get("embeddings.patch_embedding.bias")),
-                    new long[] {p, p}, new long[] {0, 0}, new long[] {1, 1}, 1).flatten(2, -1).transpose(1, 2);
-            Tensor ids = torch.arange(new Scalar(0), new Scalar(config.numPatches()), new TensorOptions(ScalarType.Long)).to(device, ScalarType.Long);
-            x = x.add(torch.embedding(w.get("embeddings.position_embedding.weight"), ids).unsqueeze(0));
+            Tensor x = DeviceOps.conv(px, wPatch, w.get("embeddings.patch_embedding.bias"), new long[] {p, p}, new long[] {0, 0})
+                    .flatten(2, -1).transpose(1, 2);
+            Tensor ids = DeviceOps.arange(config.numPatches(), ScalarType.Long, device);
+            x = x.add(DeviceOps.embedding(w.get("embeddings.position_embedding.weight"), ids).unsqueeze(0));
             double eps = config.layerNormEps();
             for (int l = 0; l < config.numHiddenLayers(); l++) {
                 String pre = "encoder.layers." + l + ".";
@@ -134,8 +131,7 @@ public final class SiglipVisionModel implements AutoCloseable {
         Tensor q = linear(h, w.get(p + "q_proj.weight"), w.get(p + "q_proj.bias")).view(b, n, heads, hd).transpose(1, 2);
         Tensor k = linear(h, w.get(p + "k_proj.weight"), w.get(p + "k_proj.bias")).view(b, n, heads, hd).transpose(1, 2);
         Tensor v = linear(h, w.get(p + "v_proj.weight"), w.get(p + "v_proj.bias")).view(b, n, heads, hd).transpose(1, 2);
-        Tensor a = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, false,
-                new DoubleOptional(1.0 / Math.sqrt(hd)), false);
+        Tensor a = DeviceOps.attention(q, k, v, null, 1.0 / Math.sqrt(hd));
         return linear(a.transpose(1, 2).reshape(b, n, config.hiddenSize()), w.get(p + "out_proj.weight"), w.get(p + "out_proj.bias"));
     }
 

@@ -2,6 +2,7 @@ package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.runtime.RuntimeContext;
+import io.diffuse.hunyuan15.image.SiglipImageEncoder;
 import io.diffuse.hunyuan15.text.TinyEncoders;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15TransformerConfig;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
@@ -27,7 +28,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * The built-in "demo" model: a tiny HunyuanVideo 1.5 (4 heads x 16, 2 blocks; a 5-level VAE with
  * 32 latent-free channels at most) with random weights made in code from a fixed seed, so every run
  * and every rank builds the same model. It exercises the whole pipeline, the parallel strategies and
- * the VAE executors in seconds on a CPU; <b>its weights are random, so it produces noise</b>.
+ * the VAE executors in seconds on a CPU, text-to-video and image-to-video (tiny prompt and image
+ * encoders made in code); <b>its weights are random, so it produces noise</b>.
  * The weights are written once per process to a temporary diffusers-layout folder and loaded through
  * the engine's checkpoint loader, the same path real checkpoints take.
  */
@@ -40,6 +42,8 @@ public final class DemoPipeline {
     public static final int TEXT_EMBED_DIM = 16;
     /** ByT5 stream width of the demo's prompt embeddings (prompt_embeds_2 last dimension). */
     public static final int TEXT_EMBED_2_DIM = 32;
+    /** SigLIP stream width of the demo's image embeddings (image_embeds last dimension). */
+    public static final int IMAGE_EMBED_DIM = 24;
     private static final long SEED = 20251124L;
     /** Prompt tokens after the template crop (the released model uses 1000). */
     private static final int PROMPT_TOKENS = 128;
@@ -64,6 +68,8 @@ public final class DemoPipeline {
             // ByT5 encoder with a byte-level tokenizer, all made in code (no files to download).
             pipeline.usePromptEncoder(TinyEncoders.promptEncoder(TEXT_EMBED_DIM, TEXT_EMBED_2_DIM, PROMPT_TOKENS,
                     GLYPH_TOKENS, context.dtype(), context.device()));
+            // Image-to-video: a tiny random SigLIP vision tower (image_embeds width IMAGE_EMBED_DIM), made in code too.
+            pipeline.useImageEncoder(SiglipImageEncoder.tinyRandom(IMAGE_EMBED_DIM, context.dtype(), context.device()));
             return pipeline;
         } finally {
             deleteTree(root);
@@ -83,7 +89,7 @@ public final class DemoPipeline {
         transformer.put("mlp_ratio", 4.0);
         transformer.put("text_embed_dim", TEXT_EMBED_DIM);
         transformer.put("text_embed_2_dim", TEXT_EMBED_2_DIM);
-        transformer.put("image_embed_dim", 24);
+        transformer.put("image_embed_dim", IMAGE_EMBED_DIM);
         transformer.put("rope_axes_dim", "[4, 6, 6]");
         transformer.put("target_size", 128);
         transformer.put("byt5_projection_dim", 32);

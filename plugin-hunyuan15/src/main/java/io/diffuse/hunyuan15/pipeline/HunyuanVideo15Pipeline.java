@@ -2,6 +2,7 @@ package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.Checkpoint;
+import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
@@ -10,6 +11,7 @@ import io.diffuse.api.model.ProgressListener;
 import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor;
 import io.diffuse.hunyuan15.image.SiglipImageEncoder;
@@ -27,6 +29,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -133,6 +136,14 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         promptEncoder = encoder;
     }
 
+    /** Encodes I2V images with {@code encoder} from now on (the pipeline closes it). */
+    void useImageEncoder(SiglipImageEncoder encoder) {
+        if (imageEncoder != null) {
+            imageEncoder.close();
+        }
+        imageEncoder = encoder;
+    }
+
     /** The VAE (decoding goes through the configured executor; tests decode reference latents with it). */
     public AutoencoderKLHunyuanVideo15 vae() {
         return vae;
@@ -145,7 +156,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
 
     @Override
     public GenerationResult generate(GenerationRequest request, RuntimeContext context, ProgressListener progress) {
-        StageMeter meter = new StageMeter();
+        StageMeter meter = new StageMeter(context.device());
         ProcessGroups groups = context.groups();
         boolean guidance = Math.abs(request.guidanceScale() - 1.0) > 1e-9; // diffusers: not math.isclose(scale, 1.0)
         boolean cfgParallel = guidance && groups.plan().cfg() == 2;
@@ -155,7 +166,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             // ---- encode: embeddings, I2V image latent, size.
             progress.stageStarted("encode");
             meter.start("encode");
-            Map<String, Tensor> embeds = embeddings(request, guidance);
+            // Every rank encodes the prompt; world rank 0 alone warns about a cut prompt.
+            Map<String, Tensor> embeds = embeddings(request, guidance, groups.world().rank() == 0);
             int height;
             int width;
             Tensor imageLatent = null;
@@ -163,13 +175,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             if (request.task() == Task.IMAGE_TO_VIDEO) {
                 Path imagePath = request.image().orElseThrow(() -> new DiffuseException(
                         "image-to-video needs an input image (--image FILE)"));
-                // diffusers: calculate_default_height_width(image) then resize(resize_mode="crop").
-                HunyuanVideo15ImageProcessor.RgbImage picture = HunyuanVideo15ImageProcessor.read(imagePath);
-                ResolutionBuckets.Size bucket = HunyuanVideo15ImageProcessor.defaultSize(picture, targetSize);
-                height = bucket.height();
-                width = bucket.width();
-                Tensor sample = HunyuanVideo15ImageProcessor.toTensor(
-                        HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)).to(context.device(), runType);
+                // diffusers: calculate_default_height_width(image) then resize(resize_mode="crop"), on world rank 0 only.
+                HunyuanVideo15ImageProcessor.RgbImage picture = inputImage(imagePath, groups.world(), context.device());
+                height = picture.height();
+                width = picture.width();
+                Tensor sample = HunyuanVideo15ImageProcessor.toTensor(picture).to(context.device(), runType);
                 // diffusers: vae.encode(image).mode() * scaling_factor; every rank needs it for its cond input.
                 Tensor latent = context.vaeExecutor().encode(vae, sample,
                         new io.diffuse.api.vae.VaeRun(context.tiling(), groups, true));
@@ -177,7 +187,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 imageEmbeds = embeds.get(IMAGE_EMBEDS);
                 if (imageEmbeds == null && imageEncoder != null) {
                     // diffusers encodes the resized and cropped image with SigLIP's own preprocessing.
-                    imageEmbeds = imageEncoder.encode(hwc(HunyuanVideo15ImageProcessor.resizeAndCrop(picture, height, width)));
+                    imageEmbeds = imageEncoder.encode(hwc(picture));
                 }
                 if (imageEmbeds == null) {
                     throw new DiffuseException("image-to-video needs SigLIP image embeddings: this model has no image_encoder/ folder,"
@@ -196,8 +206,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                     throw new DiffuseException("give both --height and --width, or neither (then the 16:9 bucket of "
                             + "target size " + targetSize + " is used)");
                 }
-                imageEmbeds = torch.zeros(new long[] {1, VISION_TOKENS, transformer.config().imageEmbedDim()},
-                        new TensorOptions(runType));
+                imageEmbeds = DeviceOps.zeros(new long[] {1, VISION_TOKENS, transformer.config().imageEmbedDim()}, runType,
+                        context.device());
             }
             checkSize(height, width, request.numFrames());
             meter.finish();
@@ -213,22 +223,18 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             long channels = vae.latentChannels();
             long frames = (request.numFrames() - 1) / vae.temporalCompression() + 1;
             long[] shape = {1, channels, frames, height / vae.spatialCompression(), width / vae.spatialCompression()};
-            Tensor latents = noise(shape, request.seed(), runType);
-            Tensor cond;
-            Tensor mask;
-            if (imageLatent == null) {
-                cond = torch.zeros(shape, new TensorOptions(runType));
-                mask = torch.zeros(new long[] {1, 1, frames, shape[3], shape[4]}, new TensorOptions(runType));
-            } else {
-                // latent_condition: the image latent at frame 0, zeros after; mask 1 at frame 0.
-                cond = torch.zeros(shape, new TensorOptions(runType));
+            Device device = context.device();
+            Tensor latents = noise(shape, request.seed(), runType, device);
+            // latent_condition and mask: zeros for T2V; for I2V the image latent at frame 0, zeros after, mask 1 at frame 0.
+            Tensor cond = DeviceOps.zeros(shape, runType, device);
+            Tensor mask = DeviceOps.zeros(new long[] {1, 1, frames, shape[3], shape[4]}, runType, device);
+            if (imageLatent != null) {
                 cond.narrow(2, 0, 1).copy_(imageLatent);
-                mask = torch.zeros(new long[] {1, 1, frames, shape[3], shape[4]}, new TensorOptions(runType));
                 mask.narrow(2, 0, 1).fill_(new Scalar(1.0));
             }
-            Map<String, Tensor> condEmbeds = select(embeds, PROMPT_KEYS, runType);
-            Map<String, Tensor> uncondEmbeds = guidance ? select(embeds, NEGATIVE_KEYS, runType) : null;
-            Tensor imageEmbedsRun = imageEmbeds.to(runType);
+            Map<String, Tensor> condEmbeds = select(embeds, PROMPT_KEYS, runType, device);
+            Map<String, Tensor> uncondEmbeds = guidance ? select(embeds, NEGATIVE_KEYS, runType, device) : null;
+            Tensor imageEmbedsRun = imageEmbeds.to(device, runType);
             SequenceParallelAttention attention = context.attention();
             boolean meanflow = transformer.config().useMeanflow();
             latents.retainReference();
@@ -237,8 +243,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 try (PointerScope step = new PointerScope()) {
                     Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
                             new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
-                    Tensor t = scalar(timesteps[i], runType);
-                    Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType) : null;
+                    Tensor t = scalar(timesteps[i], runType, device);
+                    Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType, device) : null;
                     Tensor pred;
                     if (!guidance) {
                         pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention);
@@ -312,36 +318,44 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 imageEmbeds, tr), attention);
     }
 
-    /** A (1,) timestep tensor: the float32 schedule value cast to the run dtype, as diffusers does. */
-    private static Tensor scalar(float value, ScalarType runType) {
-        return torch.full(new long[] {1}, new Scalar((double) value), new TensorOptions(ScalarType.Float)).to(runType);
+    /**
+     * A (1,) timestep tensor on the device: the float32 schedule value cast to the run dtype, as diffusers
+     * does with its timesteps (set_timesteps(device=device)).
+     */
+    private static Tensor scalar(float value, ScalarType runType, Device device) {
+        return torch.full(new long[] {1}, new Scalar((double) value), DeviceOps.options(ScalarType.Float, device)).to(runType);
     }
 
     /**
-     * diffusers' {@code randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype)}: a
-     * CPU generator seeded with {@code seed}, normal samples drawn directly in the run dtype.
+     * diffusers' {@code randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device, dtype)}:
+     * a CPU generator seeded with {@code seed}, normal samples drawn on the CPU directly in the run dtype
+     * (so every device gets the same numbers), then moved to {@code device}, as randn_tensor does for a
+     * CPU generator.
      */
-    static Tensor noise(long[] shape, long seed, ScalarType runType) {
+    static Tensor noise(long[] shape, long seed, ScalarType runType, Device device) {
         org.bytedeco.pytorch.Generator generator = torch.createCPUGenerator(seed);
-        return torch.randn(shape, new GeneratorOptional(generator), new TensorOptions(runType));
+        Tensor cpu = torch.randn(shape, new GeneratorOptional(generator), new TensorOptions(runType));
+        return device.is_cpu() ? cpu : cpu.to(device, runType);
     }
 
-    /** The transformer's argument names for one guidance branch. */
-    private static Map<String, Tensor> select(Map<String, Tensor> embeds, List<String> keys, ScalarType runType) {
+    /** The transformer's argument names for one guidance branch, on the device. */
+    private static Map<String, Tensor> select(Map<String, Tensor> embeds, List<String> keys, ScalarType runType, Device device) {
         Map<String, Tensor> m = new HashMap<>();
-        m.put("encoder_hidden_states", embeds.get(keys.get(0)).to(runType));
-        m.put("encoder_attention_mask", embeds.get(keys.get(1)));
-        m.put("encoder_hidden_states_2", embeds.get(keys.get(2)).to(runType));
-        m.put("encoder_attention_mask_2", embeds.get(keys.get(3)));
+        m.put("encoder_hidden_states", embeds.get(keys.get(0)).to(device, runType));
+        Tensor mask = embeds.get(keys.get(1));
+        m.put("encoder_attention_mask", mask.to(device, mask.scalar_type()));
+        m.put("encoder_hidden_states_2", embeds.get(keys.get(2)).to(device, runType));
+        Tensor mask2 = embeds.get(keys.get(3));
+        m.put("encoder_attention_mask_2", mask2.to(device, mask2.scalar_type()));
         return m;
     }
 
-    private Map<String, Tensor> embeddings(GenerationRequest request, boolean guidance) {
+    private Map<String, Tensor> embeddings(GenerationRequest request, boolean guidance, boolean warnOnce) {
         Map<String, Tensor> given = request.promptEmbeds() == null ? Map.of() : request.promptEmbeds();
         boolean onlyImage = given.keySet().stream().allMatch(IMAGE_EMBEDS::equals);
         if (onlyImage && promptEncoder != null) {
             Map<String, Tensor> encoded = new HashMap<>(promptEncoder.encode(request.prompt() == null ? "" : request.prompt(),
-                    guidance ? (request.negativePrompt() == null ? "" : request.negativePrompt()) : null));
+                    guidance ? (request.negativePrompt() == null ? "" : request.negativePrompt()) : null, warnOnce));
             encoded.putAll(given);
             return encoded;
         }
@@ -361,6 +375,60 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                     : ""));
         }
         return given;
+    }
+
+    /**
+     * The I2V input image resized and cropped to its bucket (diffusers' calculate_default_height_width
+     * and resize(resize_mode="crop")). Only world rank 0 reads and decodes the file (under the pixel limit
+     * of {@link HunyuanVideo15ImageProcessor#read}) and preprocesses it; the other ranks receive the
+     * cropped pixels, uint8 (H, W, 3), by a world broadcast, after its size (H, W) in a first one. When
+     * rank 0 fails it sends the size (-1, -1) so the others stop too instead of waiting.
+     */
+    private HunyuanVideo15ImageProcessor.RgbImage inputImage(Path path, ProcessGroup world, Device device) {
+        HunyuanVideo15ImageProcessor.RgbImage cropped = null;
+        RuntimeException failure = null;
+        if (world.rank() == 0) {
+            try {
+                HunyuanVideo15ImageProcessor.RgbImage picture = HunyuanVideo15ImageProcessor.read(path);
+                ResolutionBuckets.Size bucket = HunyuanVideo15ImageProcessor.defaultSize(picture, targetSize);
+                cropped = HunyuanVideo15ImageProcessor.resizeAndCrop(picture, bucket.height(), bucket.width());
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+        }
+        if (world.size() == 1) {
+            if (failure != null) {
+                throw failure;
+            }
+            return cropped;
+        }
+        try (PointerScope scope = new PointerScope()) {
+            Tensor size = DeviceOps.zeros(new long[] {2}, ScalarType.Long, device);
+            if (world.rank() == 0) {
+                size.narrow(0, 0, 1).fill_(new Scalar(cropped == null ? -1 : cropped.height()));
+                size.narrow(0, 1, 1).fill_(new Scalar(cropped == null ? -1 : cropped.width()));
+            }
+            world.broadcast(size, 0);
+            if (failure != null) {
+                throw failure;
+            }
+            Tensor hostSize = size.cpu();
+            int height = (int) hostSize.narrow(0, 0, 1).item_long();
+            int width = (int) hostSize.narrow(0, 1, 1).item_long();
+            if (height < 0) {
+                throw new DiffuseException("world rank 0 could not read the input image " + path + " (its error says why)");
+            }
+            // (H, W, 3) uint8: a third of the bytes of the float sample, which every rank derives from it.
+            Tensor pixels = world.rank() == 0 ? hwc(cropped).to(device, ScalarType.Byte)
+                    : DeviceOps.zeros(new long[] {height, width, 3}, ScalarType.Byte, device);
+            world.broadcast(pixels, 0);
+            if (world.rank() == 0) {
+                return cropped;
+            }
+            byte[] rgb = new byte[height * width * 3];
+            new BytePointer(pixels.cpu().contiguous().data_ptr_byte()).get(rgb);
+            return new HunyuanVideo15ImageProcessor.RgbImage(width, height, rgb);
+        }
     }
 
     /** An RGB image as a uint8 (H, W, 3) tensor. */

@@ -6,10 +6,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch_cuda;
 
 /**
- * Wall time and peak resident memory (RSS) per pipeline stage. On Linux the kernel's peak-RSS mark
- * (VmHWM) is reset at each stage start by writing "5" to /proc/self/clear_refs, so each stage's
+ * Wall time and peak memory per pipeline stage. On a CUDA device the peak is the CUDA caching
+ * allocator's peak of allocated bytes on the run's GPU (torch.cuda.max_memory_allocated), reset at
+ * each stage start; on the CPU it is the peak resident memory (RSS): on Linux the kernel's peak-RSS
+ * mark (VmHWM) is reset at each stage start by writing "5" to /proc/self/clear_refs, so each stage's
  * peak is its own; elsewhere (or when the reset is refused) the process-wide peak is reported.
  */
 final class StageMeter {
@@ -18,11 +22,22 @@ final class StageMeter {
 
     private final Map<String, Duration> times = new LinkedHashMap<>();
     private final Map<String, Long> peaks = new LinkedHashMap<>();
+    private final Device device;
     private String stage;
     private long started;
 
+    /** A meter of {@code device}'s memory: the CUDA allocator's for a CUDA device, else the process's RSS. */
+    StageMeter(Device device) {
+        this.device = device;
+    }
+
     void start(String name) {
         stage = name;
+        if (device.is_cuda()) {
+            torch_cuda.getAllocator().resetPeakStats(cudaIndex());
+            started = System.nanoTime();
+            return;
+        }
         try {
             Files.writeString(CLEAR_REFS, "5");
         } catch (IOException | UnsupportedOperationException | SecurityException e) {
@@ -33,7 +48,13 @@ final class StageMeter {
 
     void finish() {
         times.put(stage, Duration.ofNanos(System.nanoTime() - started));
-        peaks.put(stage, peakRssBytes());
+        // StatArray element 0 is the aggregate over the allocator's pools.
+        peaks.put(stage, device.is_cuda() ? torch_cuda.getAllocator().getDeviceStats(cudaIndex()).allocated_bytes().peak()
+                : peakRssBytes());
+    }
+
+    private byte cudaIndex() {
+        return device.has_index() ? device.index() : torch_cuda.current_device();
     }
 
     Map<String, Duration> times() {

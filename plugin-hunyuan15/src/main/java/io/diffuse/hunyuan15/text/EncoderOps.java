@@ -1,14 +1,15 @@
 package io.diffuse.hunyuan15.text;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.runtime.DeviceOps;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /** torch.nn.functional building blocks and config.json readers shared by the encoders. */
 public final class EncoderOps {
@@ -22,7 +23,7 @@ public final class EncoderOps {
 
     /** LayerNorm over the last dim with affine weight and bias. */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
-        return torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(weight), new TensorOptional(bias), eps, false);
+        return DeviceOps.layerNorm(x, weight, bias, eps);
     }
 
     /**

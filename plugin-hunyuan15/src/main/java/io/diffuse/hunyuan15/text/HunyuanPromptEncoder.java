@@ -3,6 +3,7 @@ package io.diffuse.hunyuan15.text;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -11,8 +12,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * HunyuanVideo 1.5's prompt encoding, as diffusers' HunyuanVideo15Pipeline.encode_prompt does it:
@@ -25,6 +26,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * </ul>
  */
 public final class HunyuanPromptEncoder implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HunyuanPromptEncoder.class);
     private final QwenPromptTokenizer tokenizer;
     private final TokenEncoder textEncoder;
     private final TokenEncoder textEncoder2;
@@ -92,12 +94,21 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
      * the caller's PointerScope, or retained when there is none (then the caller closes them).
      */
     public Map<String, Tensor> encode(String prompt, String negativePrompt) {
+        return encode(prompt, negativePrompt, true);
+    }
+
+    /**
+     * {@link #encode(String, String)}; {@code warn} says whether to log a WARN line when a prompt is
+     * longer than the text encoder's token limit and its end is cut off (false on all ranks but one, so a
+     * run says it once).
+     */
+    public Map<String, Tensor> encode(String prompt, String negativePrompt, boolean warn) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         PointerScope outer = PointerScope.getInnerScope();
         try (PointerScope scope = new PointerScope()) {
-            put(out, "", prompt);
+            put(out, "", prompt, warn);
             if (negativePrompt != null) {
-                put(out, "negative_", negativePrompt);
+                put(out, "negative_", negativePrompt, warn);
             }
             for (Tensor t : out.values()) {
                 if (outer != null) {
@@ -110,8 +121,8 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
         return out;
     }
 
-    private void put(Map<String, Tensor> out, String prefix, String prompt) {
-        Tensor[] mllm = encodeMllm(prompt);
+    private void put(Map<String, Tensor> out, String prefix, String prompt, boolean warn) {
+        Tensor[] mllm = encodeMllm(prompt, warn ? prefix.isEmpty() ? "prompt" : "negative prompt" : null);
         Tensor[] glyph = encodeGlyph(prompt);
         out.put(prefix + "prompt_embeds", mllm[0]);
         out.put(prefix + "prompt_embeds_mask", mllm[1]);
@@ -121,7 +132,17 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
 
     /** diffusers _get_mllm_prompt_embeds: {embeds (1, max_length, D), mask (1, max_length) int64}, in the current scope. */
     public Tensor[] encodeMllm(String prompt) {
+        return encodeMllm(prompt, null);
+    }
+
+    /** {@link #encodeMllm(String)}, logging a WARN naming {@code what} when the prompt is cut (unless null). */
+    private Tensor[] encodeMllm(String prompt, String what) {
         QwenPromptTokenizer.Tokens tokens = tokenizer.encode(prompt, maxLength);
+        if (tokens.dropped() > 0 && what != null) {
+            // diffusers truncates silently (truncation=True); say so, as the end of the prompt has no effect.
+            LOG.warn("the {} is longer than the text encoder's limit of {} tokens: its last {} tokens were dropped",
+                    what, maxLength, tokens.dropped());
+        }
         Tensor ids = longs(tokens.inputIds());
         Tensor mask = longs(tokens.attentionMask());
         Tensor states = textEncoder.encode(ids, mask);
@@ -135,9 +156,8 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
     public Tensor[] encodeGlyph(String prompt) {
         String glyph = GlyphPrompt.format(prompt);
         if (glyph == null) {
-            TensorOptions opts = new TensorOptions(dtype).device(new org.bytedeco.pytorch.DeviceOptional(device));
-            return new Tensor[] {torch.zeros(new long[] {1, byt5MaxLength, textEncoder2.hiddenSize()}, opts),
-                    torch.zeros(new long[] {1, byt5MaxLength}, new TensorOptions(ScalarType.Long)).to(device, ScalarType.Long)};
+            return new Tensor[] {DeviceOps.zeros(new long[] {1, byt5MaxLength, textEncoder2.hiddenSize()}, dtype, device),
+                    DeviceOps.zeros(new long[] {1, byt5MaxLength}, ScalarType.Long, device)};
         }
         long[][] enc = ByT5Tokenizer.encode(glyph, byt5MaxLength);
         Tensor ids = longs(enc[0]);

@@ -6,19 +6,18 @@ import static io.diffuse.hunyuan15.text.EncoderOps.rmsNorm;
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * The text path of Qwen2.5-VL (transformers' Qwen2_5_VLTextModel): token embedding, decoder layers
@@ -119,22 +118,23 @@ public final class Qwen25VLTextModel implements TokenEncoder {
             Tensor ids = inputIds.to(device, ScalarType.Long);
             long b = ids.size(0);
             long len = ids.size(1);
-            Tensor x = torch.embedding(w.get("embed_tokens.weight"), ids);
-            // Rotary tables (L, head_dim) in fp32: inv_freq = theta^(-2i/hd), emb = cat(freqs, freqs).
+            Tensor x = DeviceOps.embedding(w.get("embed_tokens.weight"), ids);
+            // Rotary tables (L, head_dim) in fp32 on the device: inv_freq = theta^(-2i/hd), emb = cat(freqs, freqs).
             int hd = config.headDim();
-            TensorOptions f32 = new TensorOptions(ScalarType.Float);
+            TensorOptions f32 = DeviceOps.options(ScalarType.Float, device);
             Tensor invFreq = torch.pow(new Scalar(config.ropeTheta()),
                     torch.arange(new Scalar(0), new Scalar(hd), new Scalar(2), f32).div(new Scalar((double) hd))).reciprocal();
             Tensor pos = torch.arange(new Scalar(0), new Scalar(len), f32);
             Tensor freqs = pos.unsqueeze(1).mul(invFreq.unsqueeze(0));
-            Tensor emb = torch.cat(new TensorVector(freqs, freqs), -1).to(device, ScalarType.Float);
+            Tensor emb = torch.cat(new TensorVector(freqs, freqs), -1);
             Tensor cos = emb.cos().to(x.scalar_type());
             Tensor sin = emb.sin().to(x.scalar_type());
             // Mask (B, 1, L, L): causal and key is a real token. Padded queries still see the real prefix,
             // so no row is fully masked (with right padding and at least one real token).
-            Tensor causal = torch.ones(new long[] {len, len}, new TensorOptions(ScalarType.Bool)).tril().to(device, ScalarType.Bool);
+            Tensor causal = torch.ones(new long[] {len, len}, DeviceOps.options(ScalarType.Bool, device)).tril();
             Tensor keyValid = attentionMask.to(device, ScalarType.Long).ne(new Scalar(0)).view(b, 1, 1, len);
-            Tensor mask = causal.view(1, 1, len, len).logical_and(keyValid);
+            // bitwise_and of two bool tensors is logical and (and, unlike logical_and, has a libtorch meta kernel).
+            Tensor mask = causal.view(1, 1, len, len).bitwise_and(keyValid);
             for (int i = 0; i < layers; i++) {
                 x = decoderLayer(x, "layers." + i + ".", cos, sin, mask);
             }
@@ -169,8 +169,7 @@ public final class Qwen25VLTextModel implements TokenEncoder {
             k = k.repeat_interleave(heads / kvHeads, new LongOptional(1), new LongOptional());
             v = v.repeat_interleave(heads / kvHeads, new LongOptional(1), new LongOptional());
         }
-        Tensor a = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(mask), 0.0, false,
-                new DoubleOptional(1.0 / Math.sqrt(hd)), false);
+        Tensor a = DeviceOps.attention(q, k, v, mask, 1.0 / Math.sqrt(hd));
         a = a.transpose(1, 2).reshape(b, len, (long) heads * hd);
         x = x.add(linear(a, w.get(p + "self_attn.o_proj.weight"), null));
         h = rmsNorm(x, w.get(p + "post_attention_layernorm.weight"), eps);

@@ -26,8 +26,11 @@ public final class QwenPromptTokenizer implements AutoCloseable {
             + "        4. background environment, light, style and atmosphere. "
             + "        5. camera angles, movements, and transitions used in the video.";
 
-    /** Token ids (1, maxLength + cropStart) and mask, plus the crop start. */
-    public record Tokens(long[] inputIds, long[] attentionMask, int cropStart) {
+    /**
+     * Token ids (1, maxLength + cropStart) and mask, plus the crop start and how many tokens of the
+     * templated prompt the length limit cut off (0 when it fit).
+     */
+    public record Tokens(long[] inputIds, long[] attentionMask, int cropStart, int dropped) {
     }
 
     private final HuggingFaceTokenizer tokenizer;
@@ -155,7 +158,7 @@ public final class QwenPromptTokenizer implements AutoCloseable {
         int n = Math.min(raw.length, total);
         System.arraycopy(raw, 0, out, 0, n);
         Arrays.fill(mask, 0, n, 1L);
-        return new Tokens(out, mask, cropStart);
+        return new Tokens(out, mask, cropStart, raw.length - n);
     }
 
     @Override

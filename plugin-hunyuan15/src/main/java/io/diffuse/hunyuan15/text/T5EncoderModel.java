@@ -5,17 +5,16 @@ import static io.diffuse.hunyuan15.text.EncoderOps.rmsNorm;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * transformers' T5EncoderModel (ByT5's encoder): relative-position attention bias from block 0 shared
@@ -93,12 +92,13 @@ public final class T5EncoderModel implements TokenEncoder {
             Tensor ids = inputIds.to(device, ScalarType.Long);
             long b = ids.size(0);
             long len = ids.size(1);
-            Tensor x = torch.embedding(w.get("shared.weight"), ids);
+            Tensor x = DeviceOps.embedding(w.get("shared.weight"), ids);
             ScalarType dt = x.scalar_type();
             // position_bias (1, H, L, L) + extended mask (B, 1, 1, L) = (1 - mask) * finfo.min
             Tensor bias = positionBias(len).to(dt);
             double min = dt.value == ScalarType.Float.value ? -Float.MAX_VALUE : dt.value == ScalarType.Half.value ? -65504.0 : -3.3895313892515355e38;
-            Tensor ext = torch.ones_like(attentionMask).sub(attentionMask).to(device, dt).mul(new Scalar(min)).view(b, 1, 1, len);
+            Tensor keyMask = attentionMask.to(device, dt);
+            Tensor ext = torch.ones_like(keyMask).sub(keyMask).mul(new Scalar(min)).view(b, 1, 1, len);
             Tensor mask = bias.add(ext);
             double eps = config.layerNormEpsilon();
             for (int i = 0; i < config.numLayers(); i++) {
@@ -128,7 +128,7 @@ public final class T5EncoderModel implements TokenEncoder {
         Tensor k = linear(h, w.get(p + "k.weight"), null).view(b, len, heads, dkv).transpose(1, 2);
         Tensor v = linear(h, w.get(p + "v.weight"), null).view(b, len, heads, dkv).transpose(1, 2);
         // T5 does not scale the scores (the 1/sqrt(d) is folded into the initialisation).
-        Tensor a = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(mask), 0.0, false, new DoubleOptional(1.0), false);
+        Tensor a = DeviceOps.attention(q, k, v, mask, 1.0);
         return linear(a.transpose(1, 2).reshape(b, len, (long) heads * dkv), w.get(p + "o.weight"), null);
     }
 
@@ -150,23 +150,26 @@ public final class T5EncoderModel implements TokenEncoder {
         };
     }
 
-    /** T5Attention.compute_bias for a bidirectional encoder: (1, H, L, L), in fp32 as transformers computes the buckets. */
+    /**
+     * T5Attention.compute_bias for a bidirectional encoder: (1, H, L, L), in fp32 as transformers
+     * computes the buckets, on the device (transformers: arange(..., device=device)).
+     */
     private Tensor positionBias(long len) {
-        TensorOptions i64 = new TensorOptions(ScalarType.Long);
+        TensorOptions i64 = DeviceOps.options(ScalarType.Long, device);
         Tensor ctx = torch.arange(new Scalar(0), new Scalar(len), i64).unsqueeze(1);
         Tensor mem = torch.arange(new Scalar(0), new Scalar(len), i64).unsqueeze(0);
         Tensor rel = mem.sub(ctx); // (L, L) memory - query
         long numBuckets = config.relativeAttentionNumBuckets() / 2;
         Tensor buckets = rel.gt(new Scalar(0)).to(ScalarType.Long).mul(new Scalar(numBuckets));
-        rel = rel.abs();
+        rel = DeviceOps.abs(rel);
         long maxExact = numBuckets / 2;
         Tensor isSmall = rel.lt(new Scalar(maxExact));
         Tensor large = rel.to(ScalarType.Float).div(new Scalar((double) maxExact)).log()
                 .div(new Scalar(Math.log((double) config.relativeAttentionMaxDistance() / maxExact)))
                 .mul(new Scalar((double) (numBuckets - maxExact))).to(ScalarType.Long).add(new Scalar(maxExact));
         large = torch.min(large, torch.full_like(large, new Scalar(numBuckets - 1)));
-        buckets = buckets.add(torch.where(isSmall, rel, large));
-        Tensor values = torch.embedding(w.get("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), buckets.to(device, ScalarType.Long));
+        buckets = buckets.add(DeviceOps.where(isSmall, rel, large));
+        Tensor values = DeviceOps.embedding(w.get("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), buckets);
         return values.permute(2, 0, 1).unsqueeze(0); // (L, L, H) -> (1, H, L, L)
     }
 

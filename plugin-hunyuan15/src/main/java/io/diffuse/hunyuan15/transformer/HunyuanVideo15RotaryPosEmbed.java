@@ -1,5 +1,7 @@
 package io.diffuse.hunyuan15.transformer;
 
+import io.diffuse.api.runtime.DeviceOps;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -21,9 +23,12 @@ final class HunyuanVideo15RotaryPosEmbed {
         this.theta = theta;
     }
 
-    /** {cos, sin}, each (T*H*W, head_dim) fp32, rows in row-major (t, h, w) token order. */
-    Tensor[] forward(long frames, long height, long width) {
-        TensorOptions f32 = new TensorOptions(ScalarType.Float);
+    /**
+     * {cos, sin}, each (T*H*W, head_dim) fp32 on {@code device}, rows in row-major (t, h, w) token
+     * order. Built on the device, as diffusers builds its grid on hidden_states.device.
+     */
+    Tensor[] forward(long frames, long height, long width, Device device) {
+        TensorOptions f32 = DeviceOps.options(ScalarType.Float, device);
         TensorVector grid = torch.meshgrid(new TensorVector(torch.arange(new Scalar(frames), f32),
                 torch.arange(new Scalar(height), f32), torch.arange(new Scalar(width), f32)), "ij");
         Tensor[] cos = new Tensor[3];

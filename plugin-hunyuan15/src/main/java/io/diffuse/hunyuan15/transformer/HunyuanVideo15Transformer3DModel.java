@@ -5,6 +5,7 @@ import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.hunyuan15.transformer.Modules.HunyuanVideo15ByT5TextProjection;
 import io.diffuse.hunyuan15.transformer.Modules.HunyuanVideo15ImageProjection;
 import io.diffuse.hunyuan15.transformer.Modules.Linear;
@@ -14,10 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -104,7 +102,7 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
             check(in);
             long batch = in.hiddenStates().size(0);
             // diffusers decides T2V for the whole batch: all image_embeds zero.
-            boolean t2v = in.imageEmbeds().eq(new Scalar(0)).all().item().toBool();
+            boolean t2v = DeviceOps.allZero(in.imageEmbeds());
             Tensor[] samples = new Tensor[(int) batch];
             for (int b = 0; b < batch; b++) {
                 samples[b] = forwardOne(in, b, t2v, attention);
@@ -117,9 +115,9 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         return t.narrow(0, b, 1).to(device, runType());
     }
 
-    /** Indices of the non-zero entries of mask row b. */
-    private static Tensor validIndex(Tensor mask, int b) {
-        return mask.select(0, b).ne(new Scalar(0)).nonzero().reshape(-1);
+    /** Indices (on the run device) of the non-zero entries of mask row b. */
+    private Tensor validIndex(Tensor mask, int b) {
+        return DeviceOps.nonzeroIndex(mask.select(0, b).to(device, ScalarType.Long));
     }
 
     private Tensor forwardOne(Inputs in, int b, boolean t2v, SequenceParallelAttention attention) {
@@ -131,21 +129,21 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         long width = x.size(4) / p;
 
         // 1. RoPE tables, fp32: (N, head_dim)
-        Tensor[] cosSin = rope.forward(frames, height, width);
+        Tensor[] cosSin = rope.forward(frames, height, width, device);
 
         // 2. Conditioning vector
-        Tensor timestep = in.timestep().narrow(0, b, 1).to(ScalarType.Float);
+        Tensor timestep = in.timestep().narrow(0, b, 1).to(device, ScalarType.Float);
         Tensor temb = timeEmbedder.forward(Nn.timestepProjection(timestep, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
                 .to(device, runType()));
         if (in.timestepR() != null) {
-            Tensor r = in.timestepR().narrow(0, b, 1).to(ScalarType.Float);
+            Tensor r = in.timestepR().narrow(0, b, 1).to(device, ScalarType.Float);
             temb = temb.add(timeEmbedderR.forward(Nn.timestepProjection(r, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
                     .to(device, runType())));
         }
 
         // 3. Patch embed: conv with kernel = stride = patch; (1, D, T', H', W') -> (1, N, D)
-        Tensor img = torch.conv3d(x, xEmbedderWeight, new TensorOptional(xEmbedderBias), new long[] {pt, p, p},
-                new long[] {0, 0, 0}, new long[] {1, 1, 1}, 1).flatten(2, -1).transpose(1, 2);
+        Tensor img = DeviceOps.conv(x, xEmbedderWeight, xEmbedderBias, new long[] {pt, p, p}, new long[] {0, 0, 0})
+                .flatten(2, -1).transpose(1, 2);
 
         // 4. Context tokens, valid ones only, ordered [image, ByT5, Qwen] like diffusers' valid prefix.
         List<Tensor> context = new ArrayList<>();
@@ -155,7 +153,7 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         }
         Tensor byt5Index = validIndex(in.encoderAttentionMask2(), b);
         if (byt5Index.size(0) > 0) {
-            Tensor byt5 = row(in.encoderHiddenStates2(), b).index_select(1, byt5Index.to(device, ScalarType.Long));
+            Tensor byt5 = DeviceOps.indexSelect(row(in.encoderHiddenStates2(), b), 1, byt5Index);
             context.add(contextEmbedder2.forward(byt5).add(condTypeEmbed.select(0, 1)));
         }
         Tensor qwenIndex = validIndex(in.encoderAttentionMask(), b);
@@ -163,7 +161,7 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
             throw new DiffuseException("encoder_attention_mask of batch item " + b + " marks no token as valid; the Qwen"
                     + " text stream needs at least one real token (diffusers would divide by zero pooling it)");
         }
-        Tensor qwen = row(in.encoderHiddenStates(), b).index_select(1, qwenIndex.to(device, ScalarType.Long));
+        Tensor qwen = DeviceOps.indexSelect(row(in.encoderHiddenStates(), b), 1, qwenIndex);
         context.add(contextEmbedder.forward(qwen, timestep).add(condTypeEmbed.select(0, 0)));
         Tensor ctx = Nn.cat(1, context.toArray(new Tensor[0]));
 

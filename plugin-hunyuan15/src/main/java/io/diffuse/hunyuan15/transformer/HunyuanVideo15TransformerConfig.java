@@ -21,10 +21,17 @@ public record HunyuanVideo15TransformerConfig(int inChannels, int outChannels, i
     public static final double REFINER_MLP_RATIO = 4.0;
 
     public HunyuanVideo15TransformerConfig {
-        if (numAttentionHeads < 1 || attentionHeadDim < 1 || numLayers < 0 || numRefinerLayers < 0 || inChannels < 1
-                || outChannels < 1 || patchSize < 1 || patchSizeT < 1 || byt5ProjectionDim < 1) {
-            throw new DiffuseException("invalid transformer config: sizes must be positive: " + describe());
-        }
+        // The fields are assigned after this body, so the checks name the parameters (a describe() of the
+        // fields here would read zeros).
+        atLeast("num_attention_heads", numAttentionHeads, 1);
+        atLeast("attention_head_dim", attentionHeadDim, 1);
+        atLeast("num_layers", numLayers, 0);
+        atLeast("num_refiner_layers", numRefinerLayers, 0);
+        atLeast("in_channels", inChannels, 1);
+        atLeast("out_channels", outChannels, 1);
+        atLeast("patch_size", patchSize, 1);
+        atLeast("patch_size_t", patchSizeT, 1);
+        atLeast("byt5_projection_dim", byt5ProjectionDim, 1);
         if (!"rms_norm".equals(qkNorm)) {
             throw new DiffuseException("transformer config qk_norm='" + qkNorm + "' is not supported; HunyuanVideo 1.5 uses 'rms_norm'");
         }
@@ -155,10 +162,11 @@ public record HunyuanVideo15TransformerConfig(int inChannels, int outChannels, i
         m.put(name + ".bias", new long[] {dim});
     }
 
-    private String describe() {
-        return "heads=" + numAttentionHeads + " head_dim=" + attentionHeadDim + " layers=" + numLayers + " refiner_layers="
-                + numRefinerLayers + " in=" + inChannels + " out=" + outChannels + " patch=" + patchSizeT + "x" + patchSize
-                + " byt5_projection_dim=" + byt5ProjectionDim;
+    private static void atLeast(String key, int value, int min) {
+        if (value < min) {
+            throw new DiffuseException("invalid transformer config: " + key + " is " + value + "; it must be " + min
+                    + " or more");
+        }
     }
 
     private static Object value(Map<String, Object> c, String key) {

@@ -4,9 +4,9 @@ import static io.diffuse.hunyuan15.transformer.Nn.gelu;
 import static io.diffuse.hunyuan15.transformer.Nn.layerNorm;
 import static io.diffuse.hunyuan15.transformer.Nn.silu;
 
+import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * The small modules of the transformer, each named after its diffusers class; fields hold the
@@ -108,7 +108,7 @@ final class Modules {
         Tensor qh = q.unflatten(2, heads, -1).transpose(1, 2);
         Tensor kh = k.unflatten(2, heads, -1).transpose(1, 2);
         Tensor vh = v.unflatten(2, heads, -1).transpose(1, 2);
-        Tensor o = torch.scaled_dot_product_attention(qh, kh, vh);
+        Tensor o = DeviceOps.attention(qh, kh, vh, null, null);
         // (B, H, S, D) -> (B, S, H*D)
         return o.transpose(1, 2).reshape(b, -1, q.size(2));
     }

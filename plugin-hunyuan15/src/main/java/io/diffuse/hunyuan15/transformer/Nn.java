@@ -1,10 +1,10 @@
 package io.diffuse.hunyuan15.transformer;
 
+import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -20,8 +20,7 @@ final class Nn {
 
     /** LayerNorm over the last dim; weight and bias may be null (elementwise_affine=False). */
     static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
-        return torch.layer_norm(x, new long[] {x.size(-1)}, weight == null ? new TensorOptional() : new TensorOptional(weight),
-                bias == null ? new TensorOptional() : new TensorOptional(bias), eps, false);
+        return DeviceOps.layerNorm(x, weight, bias, eps);
     }
 
     /** diffusers RMSNorm: statistics in fp32, cast back to the input dtype, then the weight. */
@@ -57,12 +56,12 @@ final class Nn {
 
     /**
      * diffusers Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0) in fp32: (B,) -> (B, 256)
-     * laid out [cos | sin] with frequencies exp(-ln(10000) i / 128).
+     * laid out [cos | sin] with frequencies exp(-ln(10000) i / 128), on the timestep's device.
      */
     static Tensor timestepProjection(Tensor timestep, int channels) {
         int half = channels / 2;
         Tensor t = timestep.to(ScalarType.Float);
-        Tensor exponent = torch.arange(new Scalar(0), new Scalar(half), new TensorOptions(ScalarType.Float))
+        Tensor exponent = torch.arange(new Scalar(0), new Scalar(half), DeviceOps.options(ScalarType.Float, t.device()))
                 .mul(new Scalar(-Math.log(10000.0))).div(new Scalar((double) half));
         Tensor emb = t.unsqueeze(1).mul(exponent.exp().unsqueeze(0));
         return cat(-1, emb.cos(), emb.sin());

@@ -1,13 +1,12 @@
 package io.diffuse.hunyuan15.vae;
 
 import static org.bytedeco.pytorch.global.torch.cat;
-import static org.bytedeco.pytorch.global.torch.conv3d;
 import static org.bytedeco.pytorch.global.torch.pad;
-import static org.bytedeco.pytorch.global.torch.scaled_dot_product_attention;
 import static org.bytedeco.pytorch.global.torch.silu_;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.DeviceOps;
 import io.diffuse.api.vae.TiledVae;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +20,6 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -44,6 +42,8 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
     private final HunyuanVideo15Encoder3D encoder;
     private final HunyuanVideo15Decoder3D decoder;
     private final ScalarType dtype;
+    /** Where the weights live; tiles are moved here (and cast) before they go through the model. */
+    private Device device = new Device("cpu");
 
     private AutoencoderKLHunyuanVideo15(HunyuanVideo15VaeConfig config, ScalarType dtype) {
         this.config = config;
@@ -63,6 +63,9 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         AutoencoderKLHunyuanVideo15 vae = new AutoencoderKLHunyuanVideo15(
                 HunyuanVideo15VaeConfig.fromJson(checkpoint.config()), scalarType(dtype));
         vae.params.load(checkpoint, dtype, device);
+        if (device != null) {
+            vae.device = device;
+        }
         return vae;
     }
 
@@ -103,19 +106,19 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
 
     /** The encoder's raw moments (mean and log-variance channels) of a sample or a tile of it. */
     public Tensor encodeMoments(Tensor sample) {
-        return scoped(() -> encoder.forward(sample.to(dtype)));
+        return scoped(() -> encoder.forward(sample.to(device, dtype)));
     }
 
     /** Encoder then the posterior's mode: the first {@code latent_channels} channels of the moments. */
     @Override
     public Tensor encodeTile(Tensor sample) {
         // DiagonalGaussianDistribution: mean, logvar = chunk(moments, 2, dim=1); mode() = mean
-        return scoped(() -> encoder.forward(sample.to(dtype)).narrow(1, 0, config.latentChannels()).contiguous());
+        return scoped(() -> encoder.forward(sample.to(device, dtype)).narrow(1, 0, config.latentChannels()).contiguous());
     }
 
     @Override
     public Tensor decodeTile(Tensor latent) {
-        return scoped(() -> decoder.forward(latent.to(dtype)));
+        return scoped(() -> decoder.forward(latent.to(device, dtype)));
     }
 
     @Override
@@ -206,8 +209,7 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
     }
 
     private static Tensor conv(Tensor x, Params.Param weight, Params.Param bias) {
-        return conv3d(x, weight.get(), new TensorOptional(bias.get()), new long[] {1, 1, 1}, new long[] {0, 0, 0},
-                new long[] {1, 1, 1}, 1);
+        return DeviceOps.conv(x, weight.get(), bias.get(), new long[] {1, 1, 1}, new long[] {0, 0, 0});
     }
 
     private static Tensor cat2(Tensor a, Tensor b, long dim) {
@@ -430,9 +432,9 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
                 for (long i = 0; i < f; i++) {
                     // queries of frame i (B, 1, HW, C) against keys/values of frames 0..i (B, 1, (i+1)HW, C)
                     final long frame = i;
-                    perFrame.push_back(scoped(() -> scaled_dot_product_attention(
+                    perFrame.push_back(scoped(() -> DeviceOps.attention(
                             q.narrow(2, frame * hw, hw), k.narrow(2, 0, (frame + 1) * hw),
-                            v.narrow(2, 0, (frame + 1) * hw))));
+                            v.narrow(2, 0, (frame + 1) * hw), null, null)));
                 }
                 Tensor attn = cat(perFrame, 2);
                 perFrame.close();

@@ -66,7 +66,7 @@ class GenerateCliTest {
             assertTrue(PipelineFixtures.maxAbsDiff(got.get("video"), c.get("video")) <= 1e-4);
             assertTrue(err.toString().contains("denoise [") && err.toString().contains("3/3") && err.toString().contains("ETA"),
                     err.toString());
-            assertTrue(out.toString().contains("peak RSS") && out.toString().contains("decode"), out.toString());
+            assertTrue(out.toString().contains("peak memory") && out.toString().contains("decode"), out.toString());
         }
     }
 

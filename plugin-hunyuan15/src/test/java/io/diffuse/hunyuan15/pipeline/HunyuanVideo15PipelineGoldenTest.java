@@ -58,6 +58,7 @@ class HunyuanVideo15PipelineGoldenTest {
             assertTrue(latentErr <= TOLERANCE, "T2V latents max abs error " + latentErr);
             assertNotNull(r.video());
             double videoErr = PipelineFixtures.maxAbsDiff(r.video(), c.get("video"));
+            System.out.printf("golden pipeline t2v_cfg: latents max abs error %.3g, video %.3g%n", latentErr, videoErr);
             assertTrue(videoErr <= TOLERANCE, "T2V video max abs error " + videoErr);
             assertEquals(List.of("start encode", "end encode", "start denoise", "denoise 1/3", "denoise 2/3", "denoise 3/3",
                     "end denoise", "start decode", "end decode"), events);
@@ -74,6 +75,7 @@ class HunyuanVideo15PipelineGoldenTest {
             double latentErr = PipelineFixtures.maxAbsDiff(r.latents(), c.get("latents"));
             assertTrue(latentErr <= TOLERANCE, "I2V latents max abs error " + latentErr);
             double videoErr = PipelineFixtures.maxAbsDiff(r.video(), c.get("video"));
+            System.out.printf("golden pipeline i2v_cfg: latents max abs error %.3g, video %.3g%n", latentErr, videoErr);
             assertTrue(videoErr <= TOLERANCE, "I2V video max abs error " + videoErr);
         }
     }
@@ -85,6 +87,7 @@ class HunyuanVideo15PipelineGoldenTest {
             Map<String, Tensor> c = PipelineFixtures.read(CTX.checkpoints(), "i2v_meanflow");
             GenerationResult r = meanflow.generate(PipelineFixtures.i2v(c, 1.0, 3), CTX, ProgressListener.NONE);
             double latentErr = PipelineFixtures.maxAbsDiff(r.latents(), c.get("latents"));
+            System.out.printf("golden pipeline i2v_meanflow: latents max abs error %.3g%n", latentErr);
             assertTrue(latentErr <= TOLERANCE, "meanflow I2V latents max abs error " + latentErr);
         }
     }

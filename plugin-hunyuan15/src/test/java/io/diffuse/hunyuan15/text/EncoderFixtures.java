@@ -42,7 +42,9 @@ public final class EncoderFixtures {
     /** max |a - b| after checking shapes. */
     public static double maxAbsDiff(Tensor a, Tensor b) {
         assertArrayEquals(b.sizes().vec().get(), a.sizes().vec().get(), "shape");
-        return a.to(ScalarType.Double).sub(b.to(ScalarType.Double)).abs().max().item_double();
+        // On the CPU: results may come from another device (-Ddiffuse.test.device).
+        org.bytedeco.pytorch.Device cpu = new org.bytedeco.pytorch.Device("cpu");
+        return a.to(cpu, ScalarType.Double).sub(b.to(cpu, ScalarType.Double)).abs().max().item_double();
     }
 
     /** The int64 values of a 2-D (1, L) tensor. */

@@ -55,4 +55,12 @@ class HunyuanVideo15TransformerConfigTest {
                 () -> HunyuanVideo15TransformerConfig.fromMap(Map.of("qk_norm", "layer_norm")));
         assertTrue(norm.getMessage().contains("qk_norm"), norm.getMessage());
     }
+
+    @Test
+    void aNegativeSizeIsNamedWithItsValue() {
+        // The record used to describe itself before its fields were set, so every size read 0.
+        DiffuseException e = assertThrows(DiffuseException.class,
+                () -> HunyuanVideo15TransformerConfig.fromMap(Map.of("num_layers", -2)));
+        assertEquals("invalid transformer config: num_layers is -2; it must be 0 or more", e.getMessage());
+    }
 }

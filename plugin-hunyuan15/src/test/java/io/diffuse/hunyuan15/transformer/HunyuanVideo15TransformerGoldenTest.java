@@ -52,7 +52,9 @@ class HunyuanVideo15TransformerGoldenTest {
 
     static double maxAbsDiff(Tensor a, Tensor b) {
         assertArrayEquals(b.sizes().vec().get(), a.sizes().vec().get(), "shape");
-        return a.to(ScalarType.Float).sub(b.to(ScalarType.Float)).abs().max().item_float();
+        // On the CPU: results may come from another device (-Ddiffuse.test.device).
+        org.bytedeco.pytorch.Device cpu = new org.bytedeco.pytorch.Device("cpu");
+        return a.to(cpu, ScalarType.Float).sub(b.to(cpu, ScalarType.Float)).abs().max().item_float();
     }
 
     @BeforeAll

@@ -34,6 +34,8 @@ final class VaeFixtures {
             throw new AssertionError("shape " + java.util.Arrays.toString(actual.sizes().vec().get()) + " != expected "
                     + java.util.Arrays.toString(expected.sizes().vec().get()));
         }
-        return actual.to(org.bytedeco.pytorch.global.torch.ScalarType.Float).sub(expected).abs().max().item_double();
+        // On the CPU: results may come from another device (-Ddiffuse.test.device), fixtures are read there.
+        return actual.to(new org.bytedeco.pytorch.Device("cpu"), org.bytedeco.pytorch.global.torch.ScalarType.Float)
+                .sub(expected.to(new org.bytedeco.pytorch.Device("cpu"), org.bytedeco.pytorch.global.torch.ScalarType.Float)).abs().max().item_double();
     }
 }
