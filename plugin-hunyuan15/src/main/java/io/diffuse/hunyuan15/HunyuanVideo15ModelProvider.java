@@ -10,6 +10,7 @@ import io.diffuse.api.model.ComponentRunner;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.model.ModelSource;
 import io.diffuse.api.model.Pipeline;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15TransformerConfig;
 import io.diffuse.hunyuan15.transformer.TransformerComponentRunner;
@@ -172,7 +173,7 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
     }
 
     @Override
-    public Pipeline load(ModelSource source, RuntimeContext context) {
+    public Pipeline load(ModelSource source, ModelContext context) {
         if (source.path().isPresent()) {
             return HunyuanVideo15Pipeline.load(source.path().get(), context);
         }

@@ -20,7 +20,8 @@ public interface DiffuseEngine extends AutoCloseable {
      * Generates one video; rank 0 writes the request's outputs, each atomically.
      *
      * @throws io.diffuse.api.DiffuseException (one line) for a request the model cannot run, checked before
-     *         any work; a request cannot change the model or the rank layout of a built engine
+     *         any work; a request may change the plan within the world (strategy, degrees, VAE executor,
+     *         through its settings) but not the model, the number of ranks, the device or the dtype
      */
     VideoResult generate(VideoRequest request, ProgressListener listener);
 

@@ -100,6 +100,15 @@ public final class VideoRequest {
             return put("output-tensors", file);
         }
 
+        /**
+         * Any other configuration key for this request only, e.g. {@code set("diffuse.parallel.strategy", "ring")}
+         * (a plan within the engine's world).
+         */
+        public Builder set(String key, Object value) {
+            s.put(key.startsWith("diffuse.") ? key : "diffuse." + key, value instanceof Path p ? p.toString() : value);
+            return this;
+        }
+
         /** Precomputed prompt embeddings (safetensors, diffusers argument names). */
         public Builder promptEmbeds(Path file) {
             return put("prompt-embeds", file);

@@ -66,8 +66,12 @@ public interface ModelProvider {
     default void checkRequest(ModelSource source, GenerationRequest request, TilingSettings tiling) {
     }
 
-    /** Loads a whole pipeline. */
-    Pipeline load(ModelSource source, RuntimeContext context);
+    /**
+     * Loads a whole pipeline on this rank, once: only what is fixed at load time is given (device,
+     * dtype, checkpoints, configuration); each request brings its own groups, strategy and VAE executor
+     * ({@link Pipeline#generate}).
+     */
+    Pipeline load(ModelSource source, io.diffuse.api.runtime.ModelContext context);
 
     /** Component names {@link #component} accepts, e.g. transformer, vae-encode, vae-decode. */
     Set<String> components();

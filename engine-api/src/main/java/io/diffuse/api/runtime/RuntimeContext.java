@@ -11,10 +11,11 @@ import java.util.Map;
 import org.bytedeco.pytorch.Device;
 
 /**
- * What the engine hands a model for one run on one rank: device, dtype, process groups and the
- * strategy and VAE executor chosen by configuration.
+ * What the engine hands a model for one request on one rank: what the model was loaded with
+ * ({@link ModelContext}) plus the request's process groups and the strategy and VAE executor its plan
+ * names.
  */
-public interface RuntimeContext {
+public interface RuntimeContext extends ModelContext {
     /** This process's global rank. */
     default int rank() {
         return groups().world().rank();
@@ -24,15 +25,6 @@ public interface RuntimeContext {
     default int worldSize() {
         return groups().world().size();
     }
-
-    /** Device tensors live on (CPU, or this rank's CUDA device). */
-    Device device();
-
-    /** Compute dtype. */
-    DType dtype();
-
-    /** The engine's checkpoint and safetensors reader. */
-    CheckpointLoader checkpoints();
 
     /** Process groups of the configured plan. */
     ProcessGroups groups();
@@ -54,20 +46,6 @@ public interface RuntimeContext {
     /** Whether every rank needs full VAE results (otherwise only world rank 0). */
     boolean vaeResultOnAllRanks();
 
-    /**
-     * The engine's effective configuration under {@code path} (e.g. {@code "diffuse.hunyuan15"}), for
-     * plugins, which cannot read the engine's configuration format themselves: every leaf below
-     * {@code path}, keyed by its dotted path relative to it (e.g. {@code "text-encoder.torchscript"}),
-     * with plain values (String, Number, Boolean, or a List of those). Includes the defaults of every
-     * installed bundle's reference.conf and the user's overrides.
-     *
-     * @param path a dotted configuration path
-     * @return the leaves under {@code path}; empty when the path is absent, and by default (a context
-     *         with no configuration behind it)
-     */
-    default Map<String, Object> configuration(String path) {
-        return Map.of();
-    }
 
     /** The run description a {@link VaeExecutor} expects. */
     default VaeRun vaeRun() {

@@ -5,6 +5,8 @@ import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
+import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.registry.PluginRegistry;
@@ -32,11 +34,6 @@ public final class EngineRuntime implements AutoCloseable {
         this.world = world;
         this.localGroups = world == null ? LocalGroups.create() : null;
         this.localRank = localRank;
-    }
-
-    /** Joins the run described by the process environment (torchrun contract) and {@code settings}. */
-    public static EngineRuntime join(EngineSettings settings, PluginRegistry registry) {
-        return join(settings, registry, System.getenv());
     }
 
     /**
@@ -69,11 +66,6 @@ public final class EngineRuntime implements AutoCloseable {
             return new EngineRuntime(settings, registry, null, e.localRank());
         }
         return new EngineRuntime(settings, registry, C10dWorld.join(e, dist.backend(), dist.timeout(), true), e.localRank());
-    }
-
-    /** A runtime over a world joined elsewhere (ranks run as threads of one JVM); closing it closes {@code world}. */
-    public static EngineRuntime of(EngineSettings settings, PluginRegistry registry, C10dWorld world) {
-        return new EngineRuntime(settings, registry, Objects.requireNonNull(world), world.environment().localRank());
     }
 
     /** The settings this runtime was built from. */
@@ -121,12 +113,52 @@ public final class EngineRuntime implements AutoCloseable {
      *         the VAE executor) is not installed
      */
     public RuntimeContext context(CheckpointLoader checkpoints) {
-        ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
-        String executorName = settings.vae().executor();
+        return context(checkpoints, settings);
+    }
+
+    /**
+     * The context of one request whose plan, strategy, VAE executor and tiling come from
+     * {@code request} (same world; groups built on first use and cached per layout), while device,
+     * dtype and configuration stay this runtime's, as the model was loaded with them.
+     */
+    public RuntimeContext context(CheckpointLoader checkpoints, EngineSettings request) {
+        if (request.parallel().nproc() != worldSize()) {
+            throw new DiffuseException("a plan of " + request.parallel().nproc() + " ranks cannot run in this world of "
+                    + worldSize());
+        }
+        ParallelStrategy strategy = registry.strategy(request.parallel().strategy());
+        String executorName = request.vae().executor();
         // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
-        return new RunContext(device(), settings.dtype(), checkpoints, groups(), strategy,
-                () -> registry.vaeExecutor(executorName), settings.vae().tilingSettings(),
-                settings.vae().resultOnAllRanks(), settings::subtree);
+        return new RunContext(device(), settings.dtype(), checkpoints, groups(request.parallel().plan()), strategy,
+                () -> registry.vaeExecutor(executorName), request.vae().tilingSettings(),
+                request.vae().resultOnAllRanks(), request::subtree);
+    }
+
+    /** What a model is loaded with on this rank: device, dtype, checkpoints and configuration, no plan. */
+    public ModelContext modelContext(CheckpointLoader checkpoints) {
+        Device device = device();
+        DType dtype = settings.dtype();
+        return new ModelContext() {
+            @Override
+            public Device device() {
+                return device;
+            }
+
+            @Override
+            public DType dtype() {
+                return dtype;
+            }
+
+            @Override
+            public CheckpointLoader checkpoints() {
+                return checkpoints;
+            }
+
+            @Override
+            public java.util.Map<String, Object> configuration(String path) {
+                return settings.subtree(path);
+            }
+        };
     }
 
     /** Shuts the groups down now, without the final barrier: for a rank that failed. */

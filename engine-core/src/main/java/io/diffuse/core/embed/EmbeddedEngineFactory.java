@@ -126,14 +126,17 @@ public final class EmbeddedEngineFactory implements EngineFactory {
             }
             EngineSettings want = plan.settings();
             EngineSettings have = loaded.settings();
-            if (!want.parallel().equals(have.parallel()) || !want.device().equals(have.device()) || want.dtype() != have.dtype()) {
-                throw new DiffuseException("a request cannot change the rank layout, device or dtype of a built engine ("
-                        + have.parallel().plan() + ", " + have.device() + ", " + have.dtype().label() + "); build another engine");
+            if (want.parallel().nproc() != have.parallel().nproc() || !want.device().equals(have.device())
+                    || want.dtype() != have.dtype()) {
+                throw new DiffuseException("a request cannot change the number of ranks, the device or the dtype of a built"
+                        + " engine (" + have.parallel().nproc() + " ranks, " + have.device() + ", " + have.dtype().label()
+                        + "); build another engine");
             }
             List<Path> written = new ArrayList<>();
             GenerationResult result;
             try {
-                result = session.generate(plan.generate(), listener, line -> { });
+                // The request's own plan (strategy, degrees, VAE executor) over this world's cached groups.
+                result = session.generate(plan, listener, line -> { });
             } catch (RuntimeException | Error e) {
                 if (worldSize() > 1) {
                     runtime.abort(); // the other ranks fail fast instead of waiting in a collective

@@ -180,12 +180,11 @@ public final class GenerationService {
         }
     }
 
-    /** Loads the plan's model on this rank. */
+    /** Loads the plan's model on this rank, once; the session runs requests with their own plans. */
     public Session open(EngineRuntime runtime, GenerationPlan plan) {
         ModelProvider provider = plan.model().provider();
-        var context = runtime.context(checkpoints);
-        Pipeline pipeline = provider.load(plan.model().source(), context);
-        return new Session(runtime, context, pipeline);
+        Pipeline pipeline = provider.load(plan.model().source(), runtime.modelContext(checkpoints));
+        return new Session(runtime, runtime.context(checkpoints, plan.settings()), pipeline);
     }
 
     /** A model loaded on this rank, ready to run requests (every rank runs the same ones, in order). */
@@ -201,10 +200,23 @@ public final class GenerationService {
         }
 
         /**
-         * Runs {@code request} on this rank; rank 0 writes its outputs (each atomically) and reports
-         * each written file to {@code written}.
+         * Runs {@code request} with the plan the session was opened with; rank 0 writes its outputs
+         * (all or nothing) and reports each written file to {@code written}.
          */
         public GenerationResult generate(GenerateSettings request, ProgressListener listener, Consumer<String> written) {
+            return run(request, context, listener, written);
+        }
+
+        /**
+         * Runs a request with its own plan (strategy, degrees, VAE executor, tiling) on the loaded model,
+         * in the same world: a server's per-request plans reuse the cached groups of each layout.
+         */
+        public GenerationResult generate(GenerationPlan request, ProgressListener listener, Consumer<String> written) {
+            return run(request.generate(), runtime.context(checkpoints, request.settings()), listener, written);
+        }
+
+        private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
+                ProgressListener listener, Consumer<String> written) {
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> embeds = request.promptEmbeds().map(checkpoints::readTensors).orElse(Map.of());
                 GenerationResult result = pipeline.generate(request.request(embeds), context, listener);

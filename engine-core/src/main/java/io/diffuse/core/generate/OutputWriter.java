@@ -4,8 +4,10 @@ import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.core.video.Mp4Writer;
+import io.diffuse.core.video.OutputTransaction;
 import io.diffuse.core.video.VideoExport;
-import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,33 +19,40 @@ final class OutputWriter {
     private OutputWriter() {
     }
 
+    /**
+     * Stages every output complete, then moves them all into place (see {@link OutputTransaction}): a
+     * failure or a graceful stop (Ctrl-C) part way leaves neither a temporary nor any output of this run.
+     */
     static void write(GenerationResult result, GenerateSettings.Outputs outputs, CheckpointLoader checkpoints,
             Consumer<String> written) {
-        if (outputs.tensors().isPresent()) {
-            Map<String, Tensor> t = new LinkedHashMap<>();
-            t.put("latents", result.latents().contiguous());
-            if (result.video() != null) {
-                t.put("video", result.video().contiguous());
-            }
-            checkpoints.writeTensors(outputs.tensors().get(), t);
-            written.accept("wrote " + outputs.tensors().get() + " (latents " + shape(result.latents())
-                    + (result.video() != null ? ", video " + shape(result.video()) : "") + ")");
-        }
         if ((outputs.mp4().isPresent() || outputs.pngFrames().isPresent()) && result.video() == null) {
             throw new DiffuseException("rank 0 received no decoded video; set diffuse.vae.result-on-all-ranks or "
                     + "use a VAE executor that returns the video to rank 0");
         }
-        if (outputs.pngFrames().isPresent()) {
-            for (Path p : VideoExport.writePngFrames(result.video(), outputs.pngFrames().get())) {
-                written.accept("wrote " + p + " (" + result.video().size(2) + " PNG frames)");
+        List<String> lines = new ArrayList<>();
+        try (OutputTransaction tx = new OutputTransaction()) {
+            if (outputs.tensors().isPresent()) {
+                Map<String, Tensor> t = new LinkedHashMap<>();
+                t.put("latents", result.latents().contiguous());
+                if (result.video() != null) {
+                    t.put("video", result.video().contiguous());
+                }
+                tx.file(outputs.tensors().get(), staging -> checkpoints.writeTensors(staging, t));
+                lines.add("wrote " + outputs.tensors().get() + " (latents " + shape(result.latents())
+                        + (result.video() != null ? ", video " + shape(result.video()) : "") + ")");
             }
-        }
-        if (outputs.mp4().isPresent()) {
-            Mp4Writer writer = new Mp4Writer(outputs.fps());
-            for (Path p : VideoExport.writeMp4(result.video(), outputs.mp4().get(), writer)) {
-                written.accept("wrote " + p + " (" + writer.encoder() + ", " + writer.fps() + " fps)");
+            if (outputs.pngFrames().isPresent()) {
+                tx.directory(outputs.pngFrames().get(), staging -> VideoExport.writePngFramesInto(result.video(), staging));
+                lines.add("wrote " + outputs.pngFrames().get() + " (" + result.video().size(2) + " PNG frames)");
             }
+            if (outputs.mp4().isPresent()) {
+                Mp4Writer writer = new Mp4Writer(outputs.fps());
+                tx.file(outputs.mp4().get(), staging -> VideoExport.writeMp4(result.video(), staging, writer));
+                lines.add("wrote " + outputs.mp4().get() + " (" + writer.encoder() + ", " + writer.fps() + " fps)");
+            }
+            tx.commit();
         }
+        lines.forEach(written);
     }
 
     private static String shape(Tensor t) {

@@ -74,7 +74,9 @@ public final class LocalLauncher {
 
         List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<Thread> pumps = new ArrayList<>();
-        Thread killer = new Thread(() -> procs.forEach(Process::destroyForcibly), "diffuse-rank-killer");
+        // Ctrl-C or SIGTERM: ranks get SIGTERM and a grace period to run their own shutdown hooks (which
+        // remove unfinished outputs) before they are killed; the pipe they watch closes only after that.
+        Thread killer = new Thread(() -> stopAll(procs), "diffuse-rank-stopper");
         Runtime.getRuntime().addShutdownHook(killer);
         try {
             BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();

@@ -1,5 +1,6 @@
 package io.diffuse.core.video;
 
+import io.diffuse.api.DiffuseException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,6 +65,26 @@ public final class VideoExport {
             }));
         }
         return written;
+    }
+
+    /**
+     * Writes every frame of a one-item {@code video} as {@code frame-00000.png}, ... straight into the
+     * existing folder {@code directory} (a staging folder of an {@link OutputTransaction}).
+     */
+    public static void writePngFramesInto(Tensor video, Path directory) throws java.io.IOException {
+        long[] s = VideoTensors.checkLayout(video);
+        if (s[0] != 1) {
+            throw new DiffuseException("PNG frames of a batch of " + s[0] + " videos: write one video per run");
+        }
+        int frames = Math.toIntExact(s[2]);
+        int height = Math.toIntExact(s[3]);
+        int width = Math.toIntExact(s[4]);
+        RgbFrameSource source = VideoTensors.frames(video, 0);
+        byte[] rgb = new byte[width * height * 3];
+        for (int f = 0; f < frames; f++) {
+            source.frame(f, rgb);
+            writePng(toImage(rgb, width, height), directory.resolve(String.format("frame-%05d.png", f)));
+        }
     }
 
     /**

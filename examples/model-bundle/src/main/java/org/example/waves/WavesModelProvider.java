@@ -8,6 +8,7 @@ import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.model.ModelSource;
 import io.diffuse.api.model.Pipeline;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.api.vae.TilingSettings;
 import java.io.IOException;
@@ -93,7 +94,7 @@ public final class WavesModelProvider implements ModelProvider {
     }
 
     @Override
-    public Pipeline load(ModelSource source, RuntimeContext context) {
+    public Pipeline load(ModelSource source, ModelContext context) {
         if (source.builtin() != null && !BUILTIN.equals(source.builtin())) {
             throw new DiffuseException("unknown built-in model '" + source + "' for " + FAMILY + "; available: builtin:" + BUILTIN);
         }

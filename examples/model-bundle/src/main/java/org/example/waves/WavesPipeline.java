@@ -8,6 +8,7 @@ import io.diffuse.api.model.Pipeline;
 import io.diffuse.api.model.ProgressListener;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -38,7 +39,7 @@ final class WavesPipeline implements Pipeline {
     private final Tensor wv;
     private final double speed;
 
-    WavesPipeline(RuntimeContext context) {
+    WavesPipeline(ModelContext context) {
         // Weights from a fixed seed (CPU generator, like torch.Generator("cpu")), then on the run's device.
         Generator g = torch.createCPUGenerator(7);
         TensorOptions f32 = new TensorOptions(ScalarType.Float);

@@ -1,6 +1,7 @@
 package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.image.SiglipImageEncoder;
 import io.diffuse.hunyuan15.text.TinyEncoders;
@@ -54,7 +55,7 @@ public final class DemoPipeline {
     }
 
     /** Builds the demo pipeline (deterministic random weights) for {@code context}. */
-    public static HunyuanVideo15Pipeline create(RuntimeContext context) {
+    public static HunyuanVideo15Pipeline create(ModelContext context) {
         Path root;
         try {
             root = Files.createTempDirectory("diffuse-demo-");
@@ -77,7 +78,7 @@ public final class DemoPipeline {
     }
 
     /** Writes the demo pipeline root (model_index.json, transformer/, vae/, scheduler/) under {@code root}. */
-    public static void write(Path root, RuntimeContext context) {
+    public static void write(Path root, ModelContext context) {
         Map<String, Object> transformer = new LinkedHashMap<>();
         transformer.put("_class_name", "HunyuanVideo15Transformer3DModel");
         transformer.put("in_channels", 9);

@@ -12,6 +12,7 @@ import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.DeviceOps;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor;
 import io.diffuse.hunyuan15.image.SiglipImageEncoder;
@@ -86,7 +87,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
      * Loads a diffusers pipeline root: {@code transformer/}, {@code vae/} and
      * {@code scheduler/scheduler_config.json}.
      */
-    public static HunyuanVideo15Pipeline load(Path root, RuntimeContext context) {
+    public static HunyuanVideo15Pipeline load(Path root, ModelContext context) {
         Path schedulerConfig = root.resolve("scheduler").resolve("scheduler_config.json");
         if (!Files.isRegularFile(schedulerConfig)) {
             throw new DiffuseException(root + " has no scheduler/scheduler_config.json; --model must be a diffusers "

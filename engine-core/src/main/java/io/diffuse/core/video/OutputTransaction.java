@@ -1,0 +1,163 @@
+package io.diffuse.core.video;
+
+import io.diffuse.api.DiffuseException;
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * The outputs of one run, all or nothing: each output is first written complete under a hidden
+ * staging name beside its target, and only when every one is complete are they renamed into place
+ * ({@link #commit}). A run that fails, or a JVM stopped gracefully (Ctrl-C, SIGTERM) before or during
+ * the commit, leaves no staging file and none of its outputs: a shutdown hook removes the staged files
+ * and any output this run already renamed. A frame folder replaces the frames of an earlier run
+ * ({@code frame-*.png} not written by this run are removed), so a shorter run leaves no stale frames.
+ */
+public final class OutputTransaction implements AutoCloseable {
+    private static final Set<OutputTransaction> OPEN = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.forEach(OutputTransaction::abandon), "diffuse-output-cleanup"));
+    }
+
+    private record Staged(Path staging, Path target, boolean directory) {
+    }
+
+    private final List<Staged> staged = new ArrayList<>();
+    private final List<Path> committed = new ArrayList<>();
+    private volatile boolean done;
+
+    public OutputTransaction() {
+        OPEN.add(this);
+    }
+
+    /** Writes a file output: {@code writer} gets the staging path to write the complete file to. */
+    public synchronized void file(Path target, AtomicOutput.Writer writer) {
+        Path absolute = target.toAbsolutePath();
+        if (Files.isDirectory(absolute)) {
+            throw new DiffuseException("output " + target + " is a directory; give a file name");
+        }
+        Path staging = stagingSibling(absolute);
+        staged.add(new Staged(staging, absolute, false));
+        try {
+            writer.write(staging);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes a folder output: {@code writer} gets an empty staging folder to write every file into. */
+    public synchronized void directory(Path target, AtomicOutput.Writer writer) {
+        Path absolute = target.toAbsolutePath();
+        if (Files.exists(absolute) && !Files.isDirectory(absolute)) {
+            throw new DiffuseException("output " + target + " exists and is a file; give a directory path");
+        }
+        Path staging = stagingSibling(absolute);
+        staged.add(new Staged(staging, absolute, true));
+        try {
+            Files.createDirectory(staging);
+            writer.write(staging);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Renames every staged output into place; returns the targets. */
+    public synchronized List<Path> commit() {
+        try {
+            for (Staged s : staged) {
+                if (!s.directory()) {
+                    move(s.staging(), s.target());
+                } else {
+                    Files.createDirectories(s.target());
+                    Set<String> fresh;
+                    try (Stream<Path> files = Files.list(s.staging())) {
+                        fresh = files.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+                    }
+                    try (Stream<Path> old = Files.list(s.target())) {
+                        for (Path p : old.filter(p -> isFrame(p) && !fresh.contains(p.getFileName().toString())).toList()) {
+                            Files.delete(p); // a frame of an earlier, longer run
+                        }
+                    }
+                    for (String name : fresh.stream().sorted().toList()) {
+                        move(s.staging().resolve(name), s.target().resolve(name));
+                    }
+                    Files.delete(s.staging());
+                }
+                committed.add(s.target());
+            }
+            done = true;
+            return List.copyOf(committed);
+        } catch (IOException e) {
+            abandon();
+            throw new DiffuseException("cannot move the outputs into place: " + e.getMessage(), e);
+        } finally {
+            OPEN.remove(this);
+        }
+    }
+
+    private static boolean isFrame(Path p) {
+        String n = p.getFileName().toString();
+        return n.startsWith("frame-") && n.endsWith(".png");
+    }
+
+    /** Removes what was staged and, when the commit did not finish, what it already moved into place. */
+    synchronized void abandon() {
+        if (done) {
+            return;
+        }
+        for (Staged s : staged) {
+            deleteRecursively(s.staging());
+        }
+        for (Path p : committed) {
+            deleteRecursively(p);
+        }
+        done = true;
+    }
+
+    /** Without a commit: removes every staged output. */
+    @Override
+    public void close() {
+        abandon();
+        OPEN.remove(this);
+    }
+
+    private static Path stagingSibling(Path absolute) {
+        Path parent = absolute.getParent();
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw new DiffuseException("cannot create output directory " + parent + ": " + e.getMessage(), e);
+        }
+        return parent.resolve("." + absolute.getFileName() + ".staging-" + ProcessHandle.current().pid() + "-"
+                + Long.toHexString(System.nanoTime()));
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static void deleteRecursively(Path path) {
+        if (!Files.exists(path)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(path)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException ignored) {
+            // best effort while stopping
+        }
+    }
+}
