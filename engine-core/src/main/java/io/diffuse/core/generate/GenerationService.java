@@ -219,7 +219,9 @@ public final class GenerationService {
                 ProgressListener listener, Consumer<String> written) {
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> embeds = request.promptEmbeds().map(checkpoints::readTensors).orElse(Map.of());
-                GenerationResult result = pipeline.generate(request.request(embeds), context, listener);
+                StageClock clock = new StageClock(context.device(), listener);
+                GenerationResult produced = pipeline.generate(request.request(embeds), context, clock);
+                GenerationResult result = new GenerationResult(produced.latents(), produced.video(), clock.times(), clock.peaks());
                 if (runtime.rank() == 0) {
                     OutputWriter.write(result, request.outputs(), checkpoints, written);
                 }

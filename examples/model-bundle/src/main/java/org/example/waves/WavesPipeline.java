@@ -10,8 +10,6 @@ import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.runtime.RuntimeContext;
-import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Generator;
@@ -63,7 +61,6 @@ final class WavesPipeline implements Pipeline {
         long tokens = frames * h * w;
         PointerScope outer = PointerScope.getInnerScope();
         try (PointerScope scope = new PointerScope()) {
-            long start = System.nanoTime();
             progress.stageStarted("denoise");
             Generator g = torch.createCPUGenerator(request.seed());
             // (1, tokens, C) noise from the request's seed, then on the run's device.
@@ -88,15 +85,10 @@ final class WavesPipeline implements Pipeline {
             Tensor latents = attention.gather(xs, 1, layout) // (1, tokens, C)
                     .view(1, frames, h, w, CHANNELS).permute(0, 4, 1, 2, 3).contiguous(); // (1, C, T, h, w)
             progress.stageFinished("denoise");
-            Duration denoise = Duration.ofNanos(System.nanoTime() - start);
 
-            start = System.nanoTime();
             progress.stageStarted("decode");
             Tensor video = decode(latents, frames, height, width, request.prompt().length(), context);
             progress.stageFinished("decode");
-            Map<String, Duration> times = new LinkedHashMap<>();
-            times.put("denoise", denoise);
-            times.put("decode", Duration.ofNanos(System.nanoTime() - start));
             for (Tensor t : new Tensor[] {latents, video}) {
                 if (outer != null) {
                     outer.attach(t);
@@ -104,7 +96,8 @@ final class WavesPipeline implements Pipeline {
                     t.retainReference();
                 }
             }
-            return new GenerationResult(latents, video, times, Map.of());
+            // Stage times and memory are measured by the engine around the progress events.
+            return new GenerationResult(latents, video, Map.of(), Map.of());
         }
     }
 

@@ -157,7 +157,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
 
     @Override
     public GenerationResult generate(GenerationRequest request, RuntimeContext context, ProgressListener progress) {
-        StageMeter meter = new StageMeter(context.device());
         ProcessGroups groups = context.groups();
         boolean guidance = Math.abs(request.guidanceScale() - 1.0) > 1e-9; // diffusers: not math.isclose(scale, 1.0)
         boolean cfgParallel = guidance && groups.plan().cfg() == 2;
@@ -166,7 +165,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         try (PointerScope scope = new PointerScope()) {
             // ---- encode: embeddings, I2V image latent, size.
             progress.stageStarted("encode");
-            meter.start("encode");
             // Every rank encodes the prompt; world rank 0 alone warns about a cut prompt.
             Map<String, Tensor> embeds = embeddings(request, guidance, groups.world().rank() == 0);
             int height;
@@ -211,12 +209,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                         context.device());
             }
             checkSize(height, width, request.numFrames());
-            meter.finish();
             progress.stageFinished("encode");
 
             // ---- denoise.
             progress.stageStarted("denoise");
-            meter.start("denoise");
             FlowMatchEulerDiscreteScheduler sched = request.flowShift().map(scheduler::withShift).orElse(scheduler);
             int steps = request.numInferenceSteps();
             sched.setTimesteps(steps);
@@ -269,18 +265,15 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                     throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
                 }
             }
-            meter.finish();
             progress.stageFinished("denoise");
 
             // ---- decode.
             progress.stageStarted("decode");
-            meter.start("decode");
             Tensor decoded = context.vaeExecutor().decode(vae, latents.div(new Scalar(vae.scalingFactor())), context.vaeRun());
             // Ranks that do not receive the result get null or an empty tensor from the executor.
             Tensor video = decoded == null || decoded.numel() == 0 ? null
                     : decoded.to(ScalarType.Float).mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.0)),
                             new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
-            meter.finish();
             progress.stageFinished("decode");
             Tensor latentsOut = latents.to(ScalarType.Float).clone();
             latents.releaseReference();
@@ -288,7 +281,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             if (video != null) {
                 escape(video, outer);
             }
-            return new GenerationResult(latentsOut, video, meter.times(), meter.peaks());
+            // Stage times and memory are measured by the engine around the progress events.
+            return new GenerationResult(latentsOut, video, Map.of(), Map.of());
         }
     }
 

@@ -62,8 +62,6 @@ class HunyuanVideo15PipelineGoldenTest {
             assertTrue(videoErr <= TOLERANCE, "T2V video max abs error " + videoErr);
             assertEquals(List.of("start encode", "end encode", "start denoise", "denoise 1/3", "denoise 2/3", "denoise 3/3",
                     "end denoise", "start decode", "end decode"), events);
-            assertEquals(List.of("encode", "denoise", "decode"), new ArrayList<>(r.stageTimes().keySet()));
-            assertTrue(r.stagePeakBytes().get("denoise") > 0);
         }
     }
 
