@@ -59,7 +59,7 @@ final class DiffusersCheckpoint implements Checkpoint {
             // Integer and boolean tensors keep their type; a model asking for weights gets floats.
             return file.read(key, null);
         }
-        return file.read(key, SafetensorsDType.scalarType(dtype));
+        return file.read(key, dtype.scalarType());
     }
 
     private SafetensorsFile file(String key) {

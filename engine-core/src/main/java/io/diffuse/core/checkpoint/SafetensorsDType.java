@@ -56,13 +56,4 @@ enum SafetensorsDType {
         }
         return sb.toString();
     }
-
-    /** The torch type of a run dtype. */
-    static ScalarType scalarType(DType dtype) {
-        return switch (dtype) {
-            case FP32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case FP16 -> ScalarType.Half;
-        };
-    }
 }

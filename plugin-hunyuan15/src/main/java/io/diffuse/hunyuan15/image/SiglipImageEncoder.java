@@ -42,7 +42,7 @@ public final class SiglipImageEncoder implements AutoCloseable {
         this.processor = processor;
         this.model = model;
         this.module = module;
-        this.dtype = EncoderWeights.scalarType(dtype);
+        this.dtype = dtype.scalarType();
         this.device = device;
     }
 
@@ -62,7 +62,7 @@ public final class SiglipImageEncoder implements AutoCloseable {
             }
             JitModule m = torch.load(torchScript.toString(), new DeviceOptional(device), false);
             m.eval();
-            m.to(device, EncoderWeights.scalarType(dtype));
+            m.to(device, dtype.scalarType());
             return new SiglipImageEncoder(processorFrom(pre, 0), null, m, dtype, device);
         }
         SiglipVisionModel model;

@@ -160,7 +160,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         ProcessGroups groups = context.groups();
         boolean guidance = Math.abs(request.guidanceScale() - 1.0) > 1e-9; // diffusers: not math.isclose(scale, 1.0)
         boolean cfgParallel = guidance && groups.plan().cfg() == 2;
-        ScalarType runType = runType();
+        ScalarType runType = dtype.scalarType();
         PointerScope outer = PointerScope.getInnerScope();
         try (PointerScope scope = new PointerScope()) {
             // ---- encode: embeddings, I2V image latent, size.
@@ -287,11 +287,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     }
 
     private static void escape(Tensor t, PointerScope outer) {
-        if (outer != null) {
-            outer.attach(t);
-        } else {
-            t.retainReference();
-        }
+        io.diffuse.api.tensor.Scopes.escape(t, outer);
     }
 
     private void checkSize(int height, int width, int numFrames) {
@@ -431,14 +427,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         Tensor t = torch.zeros(new long[] {image.height(), image.width(), 3}, new TensorOptions(ScalarType.Byte));
         new BytePointer(t.data_ptr_byte()).put(image.rgb());
         return t;
-    }
-
-    private ScalarType runType() {
-        return switch (dtype) {
-            case FP32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case FP16 -> ScalarType.Half;
-        };
     }
 
     @Override

@@ -37,7 +37,7 @@ public final class EncoderWeights implements AutoCloseable {
                     continue;
                 }
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor t = checkpoint.load(prefix + key, dtype).to(device, scalarType(dtype));
+                    Tensor t = checkpoint.load(prefix + key, dtype).to(device, dtype.scalarType());
                     t.retainReference();
                     w.tensors.put(key, t);
                 }
@@ -54,21 +54,12 @@ public final class EncoderWeights implements AutoCloseable {
         EncoderWeights w = new EncoderWeights();
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             try (PointerScope scope = new PointerScope()) {
-                Tensor t = e.getValue().to(device, scalarType(dtype)).contiguous();
+                Tensor t = e.getValue().to(device, dtype.scalarType()).contiguous();
                 t.retainReference();
                 w.tensors.put(e.getKey(), t);
             }
         }
         return w;
-    }
-
-    /** The torch scalar type of a run dtype. */
-    public static ScalarType scalarType(DType dtype) {
-        return switch (dtype) {
-            case FP32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case FP16 -> ScalarType.Half;
-        };
     }
 
     /** The parameter called {@code name}. */

@@ -44,7 +44,7 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
         this.maxLength = maxLength;
         this.byt5MaxLength = byt5MaxLength;
         this.device = device;
-        this.dtype = EncoderWeights.scalarType(dtype);
+        this.dtype = dtype.scalarType();
     }
 
     /**
@@ -53,7 +53,7 @@ public final class HunyuanPromptEncoder implements AutoCloseable {
      */
     public static HunyuanPromptEncoder load(Path root, CheckpointLoader checkpoints, EncoderOptions options, DType dtype,
             Device device) {
-        ScalarType st = EncoderWeights.scalarType(dtype);
+        ScalarType st = dtype.scalarType();
         Path tokDir = Files.isDirectory(root.resolve("tokenizer")) ? root.resolve("tokenizer") : root;
         QwenPromptTokenizer tok = QwenPromptTokenizer.load(tokDir);
         TokenEncoder te = null;

@@ -84,14 +84,6 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         return config;
     }
 
-    private ScalarType runType() {
-        return switch (dtype) {
-            case FP32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case FP16 -> ScalarType.Half;
-        };
-    }
-
     /**
      * One forward pass: (B, in_channels, T, H, W) -> (B, out_channels, T, H, W) in the run dtype. The
      * result is attached to the caller's PointerScope (or retained when there is none).
@@ -112,7 +104,7 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
     }
 
     private Tensor row(Tensor t, int b) {
-        return t.narrow(0, b, 1).to(device, runType());
+        return t.narrow(0, b, 1).to(device, dtype.scalarType());
     }
 
     /** Indices (on the run device) of the non-zero entries of mask row b. */
@@ -134,11 +126,11 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         // 2. Conditioning vector
         Tensor timestep = in.timestep().narrow(0, b, 1).to(device, ScalarType.Float);
         Tensor temb = timeEmbedder.forward(Nn.timestepProjection(timestep, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
-                .to(device, runType()));
+                .to(device, dtype.scalarType()));
         if (in.timestepR() != null) {
             Tensor r = in.timestepR().narrow(0, b, 1).to(device, ScalarType.Float);
             temb = temb.add(timeEmbedderR.forward(Nn.timestepProjection(r, HunyuanVideo15TransformerConfig.TIMESTEP_CHANNELS)
-                    .to(device, runType())));
+                    .to(device, dtype.scalarType())));
         }
 
         // 3. Patch embed: conv with kernel = stride = patch; (1, D, T', H', W') -> (1, N, D)

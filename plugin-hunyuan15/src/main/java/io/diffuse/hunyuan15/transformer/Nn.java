@@ -67,13 +67,8 @@ final class Nn {
         return cat(-1, emb.cos(), emb.sin());
     }
 
-    /** Moves {@code t} out of the current scope: into {@code outer} if there is one, else retained for the caller. */
+    /** See {@link io.diffuse.api.tensor.Scopes#escape}. */
     static Tensor escape(Tensor t, PointerScope outer) {
-        if (outer != null) {
-            outer.attach(t);
-        } else {
-            t.retainReference();
-        }
-        return t;
+        return io.diffuse.api.tensor.Scopes.escape(t, outer);
     }
 }

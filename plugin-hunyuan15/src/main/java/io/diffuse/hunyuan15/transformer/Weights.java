@@ -23,7 +23,7 @@ final class Weights implements AutoCloseable {
         try {
             for (String key : expected.keySet()) {
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor t = checkpoint.load(key, dtype).to(device, t(dtype));
+                    Tensor t = checkpoint.load(key, dtype).to(device, dtype.scalarType());
                     t.retainReference();
                     w.tensors.put(key, t);
                 }
@@ -33,14 +33,6 @@ final class Weights implements AutoCloseable {
             throw e;
         }
         return w;
-    }
-
-    private static org.bytedeco.pytorch.global.torch.ScalarType t(DType dtype) {
-        return switch (dtype) {
-            case FP32 -> org.bytedeco.pytorch.global.torch.ScalarType.Float;
-            case BF16 -> org.bytedeco.pytorch.global.torch.ScalarType.BFloat16;
-            case FP16 -> org.bytedeco.pytorch.global.torch.ScalarType.Half;
-        };
     }
 
     /** The parameter called {@code name}. */

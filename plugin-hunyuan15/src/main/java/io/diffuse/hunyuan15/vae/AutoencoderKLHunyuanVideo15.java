@@ -61,7 +61,7 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
      */
     public static AutoencoderKLHunyuanVideo15 load(Checkpoint checkpoint, DType dtype, Device device) {
         AutoencoderKLHunyuanVideo15 vae = new AutoencoderKLHunyuanVideo15(
-                HunyuanVideo15VaeConfig.fromJson(checkpoint.config()), scalarType(dtype));
+                HunyuanVideo15VaeConfig.fromJson(checkpoint.config()), dtype.scalarType());
         vae.params.load(checkpoint, dtype, device);
         if (device != null) {
             vae.device = device;
@@ -169,14 +169,6 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
         params.close();
     }
 
-    static ScalarType scalarType(DType dtype) {
-        return switch (dtype) {
-            case FP32 -> ScalarType.Float;
-            case BF16 -> ScalarType.BFloat16;
-            case FP16 -> ScalarType.Half;
-        };
-    }
-
     // ---------------------------------------------------------------------------------------------
     // helpers
 
@@ -185,17 +177,7 @@ public final class AutoencoderKLHunyuanVideo15 implements TiledVae, AutoCloseabl
      * hands the result to the caller's scope (or to the caller when there is none).
      */
     static Tensor scoped(Supplier<Tensor> body) {
-        PointerScope outer = PointerScope.getInnerScope();
-        Tensor result;
-        try (PointerScope scope = new PointerScope()) {
-            result = body.get();
-            if (outer != null) {
-                outer.attach(result);
-            } else {
-                result.retainReference();
-            }
-        }
-        return result;
+        return io.diffuse.api.tensor.Scopes.inCallerScope(body);
     }
 
     /**

@@ -73,7 +73,7 @@ public final class VaeComponentRunner implements ComponentRunner {
         }
         VaeExecutor executor = context.vaeExecutor();
         try {
-            Tensor onDevice = x.to(context.device(), AutoencoderKLHunyuanVideo15.scalarType(context.dtype()));
+            Tensor onDevice = x.to(context.device(), context.dtype().scalarType());
             Tensor out = encode ? executor.encode(vae, onDevice, context.vaeRun())
                     : executor.decode(vae, onDevice, context.vaeRun());
             return Map.of(encode ? "latent" : "sample", out);
