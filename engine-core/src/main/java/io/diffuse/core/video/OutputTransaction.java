@@ -41,13 +41,15 @@ public final class OutputTransaction implements AutoCloseable {
     }
 
     /** Writes a file output: {@code writer} gets the staging path to write the complete file to. */
-    public synchronized void file(Path target, AtomicOutput.Writer writer) {
+    public void file(Path target, AtomicOutput.Writer writer) {
         Path absolute = target.toAbsolutePath();
         if (Files.isDirectory(absolute)) {
             throw new DiffuseException("output " + target + " is a directory; give a file name");
         }
         Path staging = stagingSibling(absolute);
-        staged.add(new Staged(staging, absolute, false));
+        synchronized (staged) {
+            staged.add(new Staged(staging, absolute, false));
+        }
         try {
             writer.write(staging);
         } catch (IOException e) {
@@ -56,13 +58,15 @@ public final class OutputTransaction implements AutoCloseable {
     }
 
     /** Writes a folder output: {@code writer} gets an empty staging folder to write every file into. */
-    public synchronized void directory(Path target, AtomicOutput.Writer writer) {
+    public void directory(Path target, AtomicOutput.Writer writer) {
         Path absolute = target.toAbsolutePath();
         if (Files.exists(absolute) && !Files.isDirectory(absolute)) {
             throw new DiffuseException("output " + target + " exists and is a file; give a directory path");
         }
         Path staging = stagingSibling(absolute);
-        staged.add(new Staged(staging, absolute, true));
+        synchronized (staged) {
+            staged.add(new Staged(staging, absolute, true));
+        }
         try {
             Files.createDirectory(staging);
             writer.write(staging);
@@ -72,9 +76,13 @@ public final class OutputTransaction implements AutoCloseable {
     }
 
     /** Renames every staged output into place; returns the targets. */
-    public synchronized List<Path> commit() {
+    public List<Path> commit() {
         try {
-            for (Staged s : staged) {
+            List<Staged> all;
+            synchronized (staged) {
+                all = List.copyOf(staged);
+            }
+            for (Staged s : all) {
                 if (!s.directory()) {
                     move(s.staging(), s.target());
                 } else {
@@ -93,7 +101,9 @@ public final class OutputTransaction implements AutoCloseable {
                     }
                     Files.delete(s.staging());
                 }
-                committed.add(s.target());
+                synchronized (staged) {
+                    committed.add(s.target());
+                }
             }
             done = true;
             return List.copyOf(committed);
@@ -110,18 +120,51 @@ public final class OutputTransaction implements AutoCloseable {
         return n.startsWith("frame-") && n.endsWith(".png");
     }
 
-    /** Removes what was staged and, when the commit did not finish, what it already moved into place. */
-    synchronized void abandon() {
+    /**
+     * Removes what was staged (with the writers' own temporaries beside it) and, when the commit did not
+     * finish, what it already moved into place. Called from a shutdown hook while a writer may still be
+     * running: once a staging folder is gone the writer's next file fails, so a few passes leave nothing.
+     */
+    void abandon() {
         if (done) {
             return;
         }
-        for (Staged s : staged) {
-            deleteRecursively(s.staging());
-        }
-        for (Path p : committed) {
-            deleteRecursively(p);
+        for (int pass = 0; pass < 40; pass++) {
+            List<Path> doomed = new ArrayList<>();
+            synchronized (staged) {
+                staged.forEach(s -> doomed.add(s.staging()));
+                doomed.addAll(committed); // a commit still running adds to it
+            }
+            boolean left = false;
+            for (Path p : doomed) {
+                deleteRecursively(p);
+                for (Path sibling : temporariesOf(p)) {
+                    deleteRecursively(sibling);
+                }
+                left |= Files.exists(p) || !temporariesOf(p).isEmpty();
+            }
+            if (!left) {
+                break;
+            }
+            try {
+                Thread.sleep(25);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
         done = true;
+    }
+
+    /** Temporary files a writer made beside {@code path} (AtomicOutput's ".name.tmp-..."). */
+    private static List<Path> temporariesOf(Path path) {
+        Path parent = path.getParent();
+        String prefix = "." + path.getFileName() + ".tmp-";
+        try (Stream<Path> s = Files.list(parent)) {
+            return s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 
     /** Without a commit: removes every staged output. */
