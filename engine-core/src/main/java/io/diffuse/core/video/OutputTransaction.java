@@ -156,12 +156,18 @@ public final class OutputTransaction implements AutoCloseable {
         done = true;
     }
 
-    /** Temporary files a writer made beside {@code path} (AtomicOutput's ".name.tmp-..."). */
+    /**
+     * Temporary files a writer made beside {@code path}: AtomicOutput's ".NAME.tmp-..." or a writer's
+     * "NAME.<random>.tmp" (staging names are unique, so anything starting with one belongs to this run).
+     */
     private static List<Path> temporariesOf(Path path) {
         Path parent = path.getParent();
-        String prefix = "." + path.getFileName() + ".tmp-";
+        String name = path.getFileName().toString();
         try (Stream<Path> s = Files.list(parent)) {
-            return s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
+            return s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith("." + name) || (n.startsWith(name) && !n.equals(name));
+            }).toList();
         } catch (IOException e) {
             return List.of();
         }
