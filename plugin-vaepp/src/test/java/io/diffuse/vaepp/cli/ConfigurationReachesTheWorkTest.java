@@ -120,6 +120,19 @@ class ConfigurationReachesTheWorkTest {
         assertTrue(line.contains("ulysses=2 ring=1") && line.contains("strategy ulysses") && line.contains("all_to_all"), line);
     }
 
+    /** The strategy from a -D system property is the one run-component's transformer runs (Ulysses: all_to_all). */
+    @Test
+    void strategyFromASystemPropertyReachesRunComponent() {
+        Path tiny = Path.of("..", "plugin-hunyuan15", "src", "test", "resources", "fixtures", "transformer", "tiny")
+                .toAbsolutePath().normalize();
+        CliProcess.Result r = CliProcess.run(tmp, Map.of(), List.of("-Ddiffuse.parallel.strategy=ulysses"), "run-component",
+                "transformer", "--model", tiny.toString(), "--inputs", tiny.resolve("t2v.safetensors").toString(), "--output",
+                tmp.resolve("o.safetensors").toString(), "--nproc", "2");
+        assertEquals(0, r.exitCode(), r.toString());
+        String line = reportLine(r.out());
+        assertTrue(line.contains("ulysses=2 ring=1") && line.contains("strategy ulysses") && line.contains("all_to_all"), line);
+    }
+
     private static String reportLine(String stdout) {
         return stdout.lines().filter(l -> l.contains("] ran world=")).findFirst()
                 .orElseThrow(() -> new AssertionError("no 'ran ...' line in\n" + stdout));
