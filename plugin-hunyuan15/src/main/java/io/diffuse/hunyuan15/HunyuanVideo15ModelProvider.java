@@ -117,6 +117,8 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
         Path vaeJson = source.path().map(HunyuanVideo15ModelProvider::vaeConfigIn).orElse(null);
         int r = intIn(vaeJson, "spatial_compression_ratio", 16);
         int rt = intIn(vaeJson, "temporal_compression_ratio", 4);
+        // The input image's header (format, pixel limit): read here, before any rank starts.
+        request.image().ifPresent(io.diffuse.hunyuan15.image.HunyuanVideo15ImageProcessor::checkHeader);
         if (request.height().isPresent() != request.width().isPresent()) {
             throw new DiffuseException("give both --height and --width, or neither (then the model's default size is used)");
         }

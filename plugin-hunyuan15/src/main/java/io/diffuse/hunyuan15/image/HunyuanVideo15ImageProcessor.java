@@ -93,6 +93,33 @@ public final class HunyuanVideo15ImageProcessor {
         return toRgb(image);
     }
 
+    /**
+     * Reads only the header of {@code file}: a format javax.imageio reads and at most {@link #MAX_PIXELS}
+     * pixels, so a bad image fails before any rank starts, at the cost of a few bytes read.
+     *
+     * @throws DiffuseException naming what is wrong with the file
+     */
+    public static void checkHeader(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new DiffuseException("image " + file + " does not exist; give a PNG or JPEG with --image");
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            Iterator<ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new DiffuseException("image " + file + " is not in a format javax.imageio reads; give a PNG or JPEG");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                checkPixels(file, reader.getWidth(0), reader.getHeight(0));
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException e) {
+            throw new DiffuseException("cannot read the header of image " + file + ": " + e.getMessage() + "; give a PNG or JPEG", e);
+        }
+    }
+
     /** Refuses an image of more than {@link #MAX_PIXELS} pixels, naming its size and the limit. */
     static void checkPixels(Path file, long width, long height) {
         if (width * height > MAX_PIXELS) {
