@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Golden (diffusers parity) and parallel-parity tests on a CUDA device, then the parity table.
 # Needs a machine with an NVIDIA GPU and the -Pcuda build (libtorch's CUDA natives from Maven Central).
-# The tests take their device from -Ddiffuse.test.device (engine-testkit's LocalRuntimeContext); the
+# The tests take their device from -Ddiffuse.test.device (engine-testkit's SingleRankContext); the
 # fixtures stay on the CPU and results are compared there, against the same tolerances as on the CPU.
 # Usage (from the repository root): tools/cuda_parity.sh [device, default cuda] [extra mvn arguments]
 set -uo pipefail

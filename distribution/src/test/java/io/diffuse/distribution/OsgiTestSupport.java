@@ -14,7 +14,7 @@ import io.diffuse.api.parallel.JointTokens;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
-import io.diffuse.core.dist.LocalGroups;
+import io.diffuse.core.distributed.LocalGroups;
 import io.diffuse.core.engine.Engine;
 import io.diffuse.core.registry.PluginRegistry;
 import io.diffuse.launcher.OwnedTempFolders;

@@ -2,10 +2,10 @@ package io.diffuse.testkit;
 
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
-import io.diffuse.core.dist.C10dWorld;
-import io.diffuse.core.dist.LocalGroups;
-import io.diffuse.core.dist.RankEnvironment;
-import io.diffuse.core.dist.StoreServer;
+import io.diffuse.core.distributed.C10dWorld;
+import io.diffuse.core.distributed.LocalGroups;
+import io.diffuse.core.distributed.RankEnvironment;
+import io.diffuse.core.distributed.StoreServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -7,7 +7,7 @@ import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.ThreadRanks;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,7 +32,7 @@ class TransformerPlansTest {
     private static final double TOLERANCE = 1e-5;
     private static final Path FIXTURES = Path.of("..", "plugin-hunyuan15", "src", "test", "resources", "fixtures",
             "transformer");
-    private static final LocalRuntimeContext LOCAL = new LocalRuntimeContext(DType.FP32);
+    private static final SingleRankContext LOCAL = new SingleRankContext(DType.FP32);
     private static HunyuanVideo15Transformer3DModel tiny;
     private static HunyuanVideo15Transformer3DModel meanflow;
 

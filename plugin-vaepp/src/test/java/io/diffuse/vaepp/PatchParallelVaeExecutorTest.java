@@ -14,7 +14,7 @@ import io.diffuse.api.vae.TilePlan;
 import io.diffuse.api.vae.TiledVae;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeRun;
-import io.diffuse.core.dist.LocalGroups;
+import io.diffuse.core.distributed.LocalGroups;
 import io.diffuse.core.local.TiledVaeExecutor;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
 import io.diffuse.testkit.ThreadRanks;

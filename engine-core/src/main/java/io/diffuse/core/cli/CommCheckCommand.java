@@ -6,8 +6,8 @@ import io.diffuse.core.config.ParallelDefaults;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.dist.ReduceOp;
-import io.diffuse.core.dist.CollectiveCheck;
-import io.diffuse.core.dist.EngineRuntime;
+import io.diffuse.core.distributed.CollectiveCheck;
+import io.diffuse.core.distributed.RankRuntime;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
@@ -54,7 +54,7 @@ public final class CommCheckCommand extends RankedCommand {
     }
 
     @Override
-    protected int runOnRank(EngineRuntime runtime) {
+    protected int runOnRank(RankRuntime runtime) {
         PrintWriter out = spec.commandLine().getOut();
         int rank = runtime.rank();
         ProcessGroups groups = runtime.groups();

@@ -5,8 +5,8 @@ import io.diffuse.api.model.ProgressListener;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
-import io.diffuse.core.dist.EngineRuntime;
-import io.diffuse.core.dist.GroupTraffic;
+import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.distributed.GroupTraffic;
 import io.diffuse.core.generate.GenerationPlan;
 import io.diffuse.core.generate.GenerationService;
 import java.io.PrintWriter;
@@ -107,7 +107,7 @@ public final class GenerateCommand extends RankedCommand {
     }
 
     @Override
-    protected int runOnRank(EngineRuntime runtime) {
+    protected int runOnRank(RankRuntime runtime) {
         boolean rank0 = runtime.rank() == 0;
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();

@@ -4,8 +4,8 @@ import io.diffuse.api.DiffuseException;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.config.PluginConfigurationCheck;
-import io.diffuse.core.dist.EngineRuntime;
-import io.diffuse.core.dist.RankEnvironment;
+import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.distributed.RankEnvironment;
 import io.diffuse.core.launch.LocalLauncher;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +45,7 @@ public abstract class RankedCommand implements Callable<Integer> {
     protected abstract EngineSettings prepare(LayeredConfig layers);
 
     /** The work of one rank; returns this rank's exit code. */
-    protected abstract int runOnRank(EngineRuntime runtime);
+    protected abstract int runOnRank(RankRuntime runtime);
 
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
@@ -67,7 +67,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             }
         }
         EngineSettings settings = prepare(options.layers(env));
-        io.diffuse.core.dist.DeviceAvailability.require(settings.device());
+        io.diffuse.core.distributed.DeviceAvailability.require(settings.device());
         PluginConfigurationCheck.run(env.registry(), settings);
         if (!isRank && settings.parallel().nproc() > 1) {
             CliEnvironment.ProcessCommand rankCommand = env.rankCommand().orElseThrow(() -> new DiffuseException(
@@ -79,7 +79,7 @@ public abstract class RankedCommand implements Callable<Integer> {
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),
                     spec.commandLine().getErr());
         }
-        try (EngineRuntime runtime = EngineRuntime.join(settings, env.registry(), environ)) {
+        try (RankRuntime runtime = RankRuntime.join(settings, env.registry(), environ)) {
             try {
                 return runOnRank(runtime);
             } catch (RuntimeException | Error e) {

@@ -10,8 +10,8 @@ import io.diffuse.core.config.ConfigException;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
-import io.diffuse.core.dist.EngineRuntime;
-import io.diffuse.core.dist.GroupTraffic;
+import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.distributed.GroupTraffic;
 import io.diffuse.core.registry.PluginRegistry;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -58,7 +58,7 @@ public final class RunComponentCommand extends RankedCommand {
     }
 
     @Override
-    protected int runOnRank(EngineRuntime runtime) {
+    protected int runOnRank(RankRuntime runtime) {
         CheckpointLoader checkpoints = new DiffusersCheckpointLoader();
         ModelProvider provider = selection.provider();
         PrintWriter out = spec.commandLine().getOut();

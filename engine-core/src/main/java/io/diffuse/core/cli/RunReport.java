@@ -2,7 +2,7 @@ package io.diffuse.core.cli;
 
 import io.diffuse.api.dist.CommStats;
 import io.diffuse.core.config.EngineSettings;
-import io.diffuse.core.dist.GroupTraffic;
+import io.diffuse.core.distributed.GroupTraffic;
 import java.util.Locale;
 import java.util.Map;
 

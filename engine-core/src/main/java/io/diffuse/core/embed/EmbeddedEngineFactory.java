@@ -12,8 +12,8 @@ import io.diffuse.core.config.ConfigLoader;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.config.PluginConfigurationCheck;
-import io.diffuse.core.dist.EngineRuntime;
-import io.diffuse.core.dist.RankEnvironment;
+import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.distributed.RankEnvironment;
 import io.diffuse.core.generate.GenerationPlan;
 import io.diffuse.core.generate.GenerationService;
 import io.diffuse.core.launch.LocalLauncher;
@@ -73,7 +73,7 @@ public final class EmbeddedEngineFactory implements EngineFactory {
         private final Map<String, Object> settings;
         private final GenerationService service;
         private final GenerationPlan loaded;
-        private final EngineRuntime runtime;
+        private final RankRuntime runtime;
         private final GenerationService.Session session;
 
         Engine(PluginRegistry registry, Spec spec, Map<String, Object> settings) {
@@ -82,9 +82,9 @@ public final class EmbeddedEngineFactory implements EngineFactory {
             this.settings = settings;
             this.service = new GenerationService(registry, new DiffusersCheckpointLoader());
             this.loaded = service.plan(layers(Map.of()));
-            io.diffuse.core.dist.DeviceAvailability.require(loaded.settings().device());
+            io.diffuse.core.distributed.DeviceAvailability.require(loaded.settings().device());
             PluginConfigurationCheck.run(registry, loaded.settings());
-            this.runtime = EngineRuntime.join(loaded.settings(), registry, spec.environment());
+            this.runtime = RankRuntime.join(loaded.settings(), registry, spec.environment());
             GenerationService.Session s;
             try {
                 s = service.open(runtime, loaded);

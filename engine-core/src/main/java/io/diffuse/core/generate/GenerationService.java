@@ -13,7 +13,7 @@ import io.diffuse.core.config.ConfigException;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.config.ParallelDefaults;
-import io.diffuse.core.dist.EngineRuntime;
+import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.model.ModelResolver;
 import io.diffuse.core.model.ModelResolver.ResolvedModel;
 import io.diffuse.core.registry.PluginRegistry;
@@ -181,7 +181,7 @@ public final class GenerationService {
     }
 
     /** Loads the plan's model on this rank, once; the session runs requests with their own plans. */
-    public Session open(EngineRuntime runtime, GenerationPlan plan) {
+    public Session open(RankRuntime runtime, GenerationPlan plan) {
         ModelProvider provider = plan.model().provider();
         Pipeline pipeline = provider.load(plan.model().source(), runtime.modelContext(checkpoints));
         return new Session(runtime, runtime.context(checkpoints, plan.settings()), pipeline);
@@ -189,11 +189,11 @@ public final class GenerationService {
 
     /** A model loaded on this rank, ready to run requests (every rank runs the same ones, in order). */
     public final class Session implements AutoCloseable {
-        private final EngineRuntime runtime;
+        private final RankRuntime runtime;
         private final io.diffuse.api.runtime.RuntimeContext context;
         private final Pipeline pipeline;
 
-        Session(EngineRuntime runtime, io.diffuse.api.runtime.RuntimeContext context, Pipeline pipeline) {
+        Session(RankRuntime runtime, io.diffuse.api.runtime.RuntimeContext context, Pipeline pipeline) {
             this.runtime = runtime;
             this.context = context;
             this.pipeline = pipeline;

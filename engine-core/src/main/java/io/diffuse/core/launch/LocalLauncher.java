@@ -1,7 +1,7 @@
 package io.diffuse.core.launch;
 
 import io.diffuse.api.DiffuseException;
-import io.diffuse.core.dist.RankEnvironment;
+import io.diffuse.core.distributed.RankEnvironment;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

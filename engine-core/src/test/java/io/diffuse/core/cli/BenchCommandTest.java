@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.diffuse.api.dist.CommStats;
 import io.diffuse.core.config.ConfigLoader;
 import io.diffuse.core.config.EngineSettings;
-import io.diffuse.core.dist.GroupTraffic;
+import io.diffuse.core.distributed.GroupTraffic;
 import io.diffuse.core.registry.ServiceLoaderRegistry;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -1,7 +1,7 @@
 package io.diffuse.core.local;
 
 import io.diffuse.api.dist.ProcessGroups;
-import io.diffuse.core.dist.LocalGroups;
+import io.diffuse.core.distributed.LocalGroups;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -9,7 +9,7 @@ import io.diffuse.api.vae.TiledVae;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.api.vae.VaeRun;
-import io.diffuse.core.dist.LocalGroups;
+import io.diffuse.core.distributed.LocalGroups;
 import io.diffuse.core.local.LocalVaeExecutor;
 import io.diffuse.core.local.TiledVaeExecutor;
 import io.diffuse.testkit.ThreadRanks;

@@ -5,14 +5,14 @@ import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.contract.ModelProviderContract;
 import java.util.Map;
 import java.util.Optional;
 
 /** A plugin author's test: subclass the engine-testkit contract, say how to build and call the provider. */
 class WavesModelProviderContractTest extends ModelProviderContract {
-    private final RuntimeContext context = new LocalRuntimeContext(DType.FP32);
+    private final RuntimeContext context = new SingleRankContext(DType.FP32);
 
     @Override
     protected ModelProvider provider() {

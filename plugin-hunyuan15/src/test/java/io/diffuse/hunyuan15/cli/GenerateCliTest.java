@@ -159,7 +159,7 @@ class GenerateCliTest {
     void torchScriptEncodersFromConfigurationMatchTheNativeEncoders() throws Exception {
         try (PointerScope scope = new PointerScope()) {
             Path root = tmp.resolve("model");
-            io.diffuse.testkit.LocalRuntimeContext ctx = new io.diffuse.testkit.LocalRuntimeContext(
+            io.diffuse.testkit.SingleRankContext ctx = new io.diffuse.testkit.SingleRankContext(
                     io.diffuse.api.runtime.DType.FP32, new io.diffuse.core.local.LocalVaeExecutor(),
                     io.diffuse.api.vae.TilingSettings.defaults(false));
             DemoPipeline.write(root, ctx);

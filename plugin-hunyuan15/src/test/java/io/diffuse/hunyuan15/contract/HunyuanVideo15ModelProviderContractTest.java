@@ -8,14 +8,14 @@ import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.local.LocalVaeExecutor;
 import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.contract.ModelProviderContract;
 import java.util.Map;
 import java.util.Optional;
 
 /** The hunyuanvideo-1.5 family (its built-in demo) against the model provider contract. */
 class HunyuanVideo15ModelProviderContractTest extends ModelProviderContract {
-    private final RuntimeContext context = new LocalRuntimeContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
+    private final RuntimeContext context = new SingleRankContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
 
     @Override
     protected ModelProvider provider() {

@@ -13,7 +13,7 @@ import io.diffuse.api.model.ProgressListener;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.local.LocalVaeExecutor;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  */
 class HunyuanVideo15PipelineGoldenTest {
     private static final double TOLERANCE = 1e-4;
-    private static final LocalRuntimeContext CTX = new LocalRuntimeContext(DType.FP32, new LocalVaeExecutor(),
+    private static final SingleRankContext CTX = new SingleRankContext(DType.FP32, new LocalVaeExecutor(),
             TilingSettings.defaults(false));
     private static HunyuanVideo15Pipeline pipeline;
 

@@ -12,7 +12,7 @@ import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.local.LocalStrategy;
 import io.diffuse.core.local.LocalVaeExecutor;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.ThreadRanks;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -41,7 +41,7 @@ class InputImageBroadcastTest {
     /** Runs the I2V fixture on 2 ranks, rank r reading {@code images.get(r)}; each rank's latent error or its error message. */
     private static List<String> run(List<Path> images) {
         return ThreadRanks.run(PLAN, groups -> {
-            LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, groups, new LocalStrategy(), new LocalVaeExecutor(),
+            SingleRankContext ctx = new SingleRankContext(DType.FP32, groups, new LocalStrategy(), new LocalVaeExecutor(),
                     TilingSettings.defaults(false), true);
             try (PointerScope scope = new PointerScope();
                     HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(PipelineFixtures.root().resolve("tiny"), ctx)) {

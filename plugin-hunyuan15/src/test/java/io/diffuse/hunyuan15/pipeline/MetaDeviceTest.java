@@ -18,7 +18,7 @@ import io.diffuse.hunyuan15.text.HunyuanPromptEncoder;
 import io.diffuse.hunyuan15.text.TinyEncoders;
 import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -52,8 +52,8 @@ class MetaDeviceTest {
     @TempDir
     Path tmp;
 
-    private static LocalRuntimeContext meta(VaeExecutor vae, TilingSettings tiling) {
-        return new LocalRuntimeContext(META, DType.FP32, vae, tiling);
+    private static SingleRankContext meta(VaeExecutor vae, TilingSettings tiling) {
+        return new SingleRankContext(META, DType.FP32, vae, tiling);
     }
 
     private static Path resource(String path) {
@@ -76,7 +76,7 @@ class MetaDeviceTest {
 
     @Test
     void transformerRunsOnMeta() {
-        LocalRuntimeContext ctx = meta(null, TilingSettings.defaults(false));
+        SingleRankContext ctx = meta(null, TilingSettings.defaults(false));
         Path dir = resource("/fixtures/transformer/meanflow");
         try (PointerScope scope = new PointerScope();
                 Checkpoint c = ctx.checkpoints().open(dir, "transformer");
@@ -96,7 +96,7 @@ class MetaDeviceTest {
     void vaeEncodesAndDecodesOnMetaWholeAndTiled() {
         Path dir = resource("/fixtures/vae");
         TilingSettings tiles = new TilingSettings(true, 32, 0.5);
-        for (LocalRuntimeContext ctx : new LocalRuntimeContext[] {meta(new LocalVaeExecutor(), TilingSettings.defaults(false)),
+        for (SingleRankContext ctx : new SingleRankContext[] {meta(new LocalVaeExecutor(), TilingSettings.defaults(false)),
             meta(new TiledVaeExecutor(), tiles)}) {
             try (PointerScope scope = new PointerScope();
                     Checkpoint c = ctx.checkpoints().open(dir, "model");
@@ -132,7 +132,7 @@ class MetaDeviceTest {
 
     @Test
     void demoGeneratesTextAndImageToVideoOnMeta() {
-        LocalRuntimeContext ctx = meta(new TiledVaeExecutor(), new TilingSettings(true, 64, 0.25));
+        SingleRankContext ctx = meta(new TiledVaeExecutor(), new TilingSettings(true, 64, 0.25));
         try (PointerScope scope = new PointerScope(); HunyuanVideo15Pipeline demo = DemoPipeline.create(ctx)) {
             GenerationResult t2v = demo.generate(new GenerationRequest(Task.TEXT_TO_VIDEO, "a fox", "", Optional.empty(),
                     Optional.of(128), Optional.of(128), 5, 2, 6.0, Optional.empty(), 1, Map.of()), ctx, ProgressListener.NONE);
@@ -149,7 +149,7 @@ class MetaDeviceTest {
     /** Checkpoint-loaded encoders (Qwen2.5-VL, ByT5, SigLIP from their folders) next to the demo transformer and VAE. */
     @Test
     void pipelineWithLoadedEncodersGeneratesOnMeta() throws IOException {
-        LocalRuntimeContext ctx = meta(new LocalVaeExecutor(), TilingSettings.defaults(false));
+        SingleRankContext ctx = meta(new LocalVaeExecutor(), TilingSettings.defaults(false));
         DemoPipeline.write(tmp, ctx);
         Path encoders = resource("/fixtures/encoders/pipeline");
         for (String folder : new String[] {"text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2", "image_encoder",
@@ -168,7 +168,7 @@ class MetaDeviceTest {
     /** The golden fixture pipeline with embeddings given as CPU tensors (as --prompt-embeds reads them). */
     @Test
     void fixturePipelineWithGivenEmbeddingsGeneratesOnMeta() {
-        LocalRuntimeContext ctx = meta(new LocalVaeExecutor(), TilingSettings.defaults(false));
+        SingleRankContext ctx = meta(new LocalVaeExecutor(), TilingSettings.defaults(false));
         try (PointerScope scope = new PointerScope();
                 HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(PipelineFixtures.root().resolve("tiny"), ctx)) {
             Map<String, Tensor> c = new HashMap<>(PipelineFixtures.read(ctx.checkpoints(), "i2v_cfg"));

@@ -10,7 +10,7 @@ import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.local.LocalVaeExecutor;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -36,7 +36,7 @@ class NativeEncodersPipelineTest {
 
     @Test
     void textAndImageToVideoFromPromptText() throws Exception {
-        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
+        SingleRankContext ctx = new SingleRankContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
         DemoPipeline.write(root, ctx);
         Path encoders = Path.of(NativeEncodersPipelineTest.class.getResource("/fixtures/encoders/pipeline").toURI());
         for (String folder : new String[] {"text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2", "image_encoder",

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.runtime.DType;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -26,7 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class HunyuanVideo15TransformerGoldenTest {
     static final double FP32_TOLERANCE = 1e-4;
-    private static final LocalRuntimeContext CTX = new LocalRuntimeContext(DType.FP32);
+    private static final SingleRankContext CTX = new SingleRankContext(DType.FP32);
     private static HunyuanVideo15Transformer3DModel tiny;
     private static HunyuanVideo15Transformer3DModel meanflow;
 
@@ -38,7 +38,7 @@ class HunyuanVideo15TransformerGoldenTest {
         }
     }
 
-    static HunyuanVideo15Transformer3DModel load(LocalRuntimeContext ctx, Path dir) {
+    static HunyuanVideo15Transformer3DModel load(SingleRankContext ctx, Path dir) {
         try (Checkpoint c = ctx.checkpoints().open(dir, "transformer")) {
             return HunyuanVideo15Transformer3DModel.load(c, ctx.dtype(), ctx.device());
         }
@@ -119,7 +119,7 @@ class HunyuanVideo15TransformerGoldenTest {
 
     @Test
     void bf16RunStaysCloseToTheFp32Reference() {
-        LocalRuntimeContext bf16 = new LocalRuntimeContext(DType.BF16);
+        SingleRankContext bf16 = new SingleRankContext(DType.BF16);
         try (HunyuanVideo15Transformer3DModel model = load(bf16, fixtures().resolve("tiny"));
                 PointerScope scope = new PointerScope()) {
             Map<String, Tensor> t = bf16.checkpoints().readTensors(fixtures().resolve("tiny").resolve("i2v.safetensors"));

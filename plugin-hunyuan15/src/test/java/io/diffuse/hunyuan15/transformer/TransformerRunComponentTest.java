@@ -10,7 +10,7 @@ import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.model.ModelSource;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +33,7 @@ class TransformerRunComponentTest {
     Path tmp;
 
     private final ModelProvider provider = new HunyuanVideo15ModelProvider();
-    private final LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32);
+    private final SingleRankContext ctx = new SingleRankContext(DType.FP32);
 
     @Test
     void reproducesDiffusersOnAnUnseenModel() {

@@ -11,7 +11,7 @@ import io.diffuse.api.model.ComponentRunner;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import java.nio.file.Path;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
@@ -44,7 +44,7 @@ class VaeRunComponentTest {
 
     private void check(String component, String caseName, String executorName) {
         TilingSettings tiling = VaeFixtures.tilingOf(caseName);
-        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor(executorName), tiling);
+        SingleRankContext ctx = new SingleRankContext(DType.FP32, executor(executorName), tiling);
         boolean encode = component.equals(VaeComponentRunner.ENCODE);
         ModelProvider provider = new HunyuanVideo15ModelProvider();
         assertTrue(provider.recognize(VaeFixtures.UNSEEN) == ModelProvider.CERTAIN);
@@ -87,7 +87,7 @@ class VaeRunComponentTest {
 
     @Test
     void missingInputIsAClearError() {
-        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
+        SingleRankContext ctx = new SingleRankContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
         try (PointerScope scope = new PointerScope();
                 VaeComponentRunner runner = VaeComponentRunner.open(VaeComponentRunner.DECODE, VaeFixtures.UNSEEN, ctx)) {
             DiffuseException e = assertThrows(DiffuseException.class,
@@ -108,7 +108,7 @@ class VaeRunComponentTest {
 
     @Test
     void unknownComponentIsRejected() {
-        LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
+        SingleRankContext ctx = new SingleRankContext(DType.FP32, executor("local"), TilingSettings.defaults(false));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> VaeComponentRunner.open("vae", VaeFixtures.UNSEEN, ctx));
         assertTrue(e.getMessage().contains("vae-encode or vae-decode"), e.getMessage());

@@ -13,7 +13,7 @@ import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.local.TiledVaeExecutor;
 import io.diffuse.hunyuan15.pipeline.HunyuanVideo15Pipeline;
-import io.diffuse.testkit.LocalRuntimeContext;
+import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.ThreadRanks;
 import io.diffuse.usp.UspStrategy;
 import io.diffuse.vaepp.PatchParallelVaeExecutor;
@@ -55,7 +55,7 @@ class ParallelPipelineParityTest {
         Map<String, Tensor> c = loader.readTensors(FIXTURES.resolve("t2v_cfg.safetensors"));
         // Reference video: diffusers' latents decoded by the single-rank tiled executor with the same tiles.
         Tensor reference;
-        LocalRuntimeContext one = new LocalRuntimeContext(DType.FP32, new TiledVaeExecutor(), tiles);
+        SingleRankContext one = new SingleRankContext(DType.FP32, new TiledVaeExecutor(), tiles);
         try (HunyuanVideo15Pipeline p = HunyuanVideo15Pipeline.load(FIXTURES.resolve("tiny"), one)) {
             Tensor latent = c.get("latents").div(new Scalar(1.03682));
             reference = one.vaeExecutor().decode(vaeOf(p), latent, one.vaeRun());
@@ -81,7 +81,7 @@ class ParallelPipelineParityTest {
 
     private static List<RankOutcome> run(GenerationRequest request, TilingSettings tiles, Tensor latents, Tensor video) {
         return ThreadRanks.run(PLAN, groups -> {
-            LocalRuntimeContext ctx = new LocalRuntimeContext(DType.FP32, groups, new UspStrategy(),
+            SingleRankContext ctx = new SingleRankContext(DType.FP32, groups, new UspStrategy(),
                     new PatchParallelVaeExecutor(), tiles, false);
             try (PointerScope scope = new PointerScope();
                     HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(FIXTURES.resolve("tiny"), ctx)) {

@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import io.diffuse.api.dist.CommStats;
 import io.diffuse.api.dist.ProcessGroup;

@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import io.diffuse.api.DiffuseException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 /**
  * The bytes one rank sends and receives per collective under the standard algorithm, which is what

@@ -1,11 +1,11 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.diffuse.api.parallel.ParallelPlan;
-import io.diffuse.core.dist.GroupLayout.Group;
-import io.diffuse.core.dist.GroupLayout.Kind;
+import io.diffuse.core.distributed.GroupLayout.Group;
+import io.diffuse.core.distributed.GroupLayout.Kind;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

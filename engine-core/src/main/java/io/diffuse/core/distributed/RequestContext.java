@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
@@ -13,11 +13,12 @@ import java.util.function.Supplier;
 import org.bytedeco.pytorch.Device;
 
 /**
- * A {@link RuntimeContext} over fixed values: what {@link EngineRuntime#context} hands a model, and
- * what test contexts build directly. The VAE executor is looked up only when asked for, so work
+ * The {@link RuntimeContext} of one request: its plan's groups, strategy, VAE executor and tiling,
+ * with the device, dtype and configuration the model was loaded with; what {@link RankRuntime#context}
+ * hands a pipeline per request, and what test contexts build directly. The VAE executor is looked up only when asked for, so work
  * without a VAE (a transformer run) needs none installed.
  */
-public class RunContext implements RuntimeContext {
+public class RequestContext implements RuntimeContext {
     private final Device device;
     private final DType dtype;
     private final CheckpointLoader checkpoints;
@@ -32,7 +33,7 @@ public class RunContext implements RuntimeContext {
      * @param vaeExecutor looks up the VAE executor when a model asks for it
      * @param configuration the configuration subtree at a path (see {@link RuntimeContext#configuration})
      */
-    public RunContext(Device device, DType dtype, CheckpointLoader checkpoints, ProcessGroups groups,
+    public RequestContext(Device device, DType dtype, CheckpointLoader checkpoints, ProcessGroups groups,
             ParallelStrategy strategy, Supplier<VaeExecutor> vaeExecutor, TilingSettings tiling,
             boolean vaeResultOnAllRanks, Function<String, Map<String, Object>> configuration) {
         this.device = device;

@@ -7,8 +7,8 @@ import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.local.LocalStrategy;
-import io.diffuse.core.dist.LocalGroups;
-import io.diffuse.core.dist.RunContext;
+import io.diffuse.core.distributed.LocalGroups;
+import io.diffuse.core.distributed.RequestContext;
 import java.util.Map;
 import org.bytedeco.pytorch.Device;
 
@@ -17,7 +17,7 @@ import org.bytedeco.pytorch.Device;
  * {@code meta} for the shape-only lane), the engine's checkpoint loader, single-rank process groups and
  * the "local" strategy. A VAE executor is optional; asking for one that was not given is an error.
  */
-public final class LocalRuntimeContext extends RunContext {
+public final class SingleRankContext extends RequestContext {
     /** System property naming the device of the constructors without one (default cpu); tools/cuda_parity.sh sets cuda. */
     public static final String DEVICE_PROPERTY = "diffuse.test.device";
 
@@ -37,17 +37,17 @@ public final class LocalRuntimeContext extends RunContext {
     }
 
     /** A context computing in {@code dtype} on {@link #testDevice()}, with no VAE executor. */
-    public LocalRuntimeContext(DType dtype) {
+    public SingleRankContext(DType dtype) {
         this(dtype, null, TilingSettings.defaults(false));
     }
 
     /** A context computing in {@code dtype} with the given VAE executor and tiling. */
-    public LocalRuntimeContext(DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
+    public SingleRankContext(DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
         this(testDevice(), dtype, vaeExecutor, tiling);
     }
 
     /** A context computing in {@code dtype} on {@code device} with the given VAE executor (may be null) and tiling. */
-    public LocalRuntimeContext(Device device, DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
+    public SingleRankContext(Device device, DType dtype, VaeExecutor vaeExecutor, TilingSettings tiling) {
         this(device, dtype, LocalGroups.create(), new LocalStrategy(), vaeExecutor, tiling, true);
     }
 
@@ -57,13 +57,13 @@ public final class LocalRuntimeContext extends RunContext {
      *
      * @param vaeResultOnAllRanks whether every rank receives full VAE results (otherwise only world rank 0)
      */
-    public LocalRuntimeContext(DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
+    public SingleRankContext(DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
             TilingSettings tiling, boolean vaeResultOnAllRanks) {
         this(testDevice(), dtype, groups, strategy, vaeExecutor, tiling, vaeResultOnAllRanks);
     }
 
-    /** As {@link #LocalRuntimeContext(DType, ProcessGroups, ParallelStrategy, VaeExecutor, TilingSettings, boolean)} on {@code device}. */
-    public LocalRuntimeContext(Device device, DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
+    /** As {@link #SingleRankContext(DType, ProcessGroups, ParallelStrategy, VaeExecutor, TilingSettings, boolean)} on {@code device}. */
+    public SingleRankContext(Device device, DType dtype, ProcessGroups groups, ParallelStrategy strategy, VaeExecutor vaeExecutor,
             TilingSettings tiling, boolean vaeResultOnAllRanks) {
         super(device, dtype, new DiffusersCheckpointLoader(), groups, strategy, () -> {
             if (vaeExecutor == null) {

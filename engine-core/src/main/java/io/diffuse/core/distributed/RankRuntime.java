@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.checkpoint.CheckpointLoader;
@@ -20,7 +20,7 @@ import org.bytedeco.pytorch.Device;
  * for a single rank) and the {@link RuntimeContext} models get. Closing it shuts the groups down
  * after a final barrier; {@link #abort()} shuts them down at once so peers fail fast.
  */
-public final class EngineRuntime implements AutoCloseable {
+public final class RankRuntime implements AutoCloseable {
     private final EngineSettings settings;
     private final PluginRegistry registry;
     private final C10dWorld world;
@@ -28,7 +28,7 @@ public final class EngineRuntime implements AutoCloseable {
     private final int localRank;
     private boolean aborted;
 
-    private EngineRuntime(EngineSettings settings, PluginRegistry registry, C10dWorld world, int localRank) {
+    private RankRuntime(EngineSettings settings, PluginRegistry registry, C10dWorld world, int localRank) {
         this.settings = settings;
         this.registry = registry;
         this.world = world;
@@ -42,7 +42,7 @@ public final class EngineRuntime implements AutoCloseable {
      * must equal diffuse.parallel.nproc. A one-rank run needs no rendezvous. Sets this process's
      * threads ({@link IntraOpThreads}).
      */
-    public static EngineRuntime join(EngineSettings settings, PluginRegistry registry, Map<String, String> environment) {
+    public static RankRuntime join(EngineSettings settings, PluginRegistry registry, Map<String, String> environment) {
         // Process-wide: this process is one rank, so the rank gets exactly these threads.
         IntraOpThreads.apply(settings.threads());
         EngineSettings.Dist dist = settings.dist();
@@ -53,7 +53,7 @@ public final class EngineRuntime implements AutoCloseable {
                 throw new DiffuseException("diffuse.parallel.nproc = " + nproc + " but this process is not a rank of a "
                         + "distributed run (RANK is not set); start it with --nproc from the diffuse command, or with torchrun");
             }
-            return new EngineRuntime(settings, registry, null, 0);
+            return new RankRuntime(settings, registry, null, 0);
         }
         RankEnvironment e = env.get();
         // A rank of the local launcher halts when the launcher is gone (see LauncherWatch).
@@ -63,9 +63,9 @@ public final class EngineRuntime implements AutoCloseable {
                     + "; pass --nproc " + e.worldSize() + " (and degrees that multiply to it)");
         }
         if (e.worldSize() == 1) {
-            return new EngineRuntime(settings, registry, null, e.localRank());
+            return new RankRuntime(settings, registry, null, e.localRank());
         }
-        return new EngineRuntime(settings, registry, C10dWorld.join(e, dist.backend(), dist.timeout(), true), e.localRank());
+        return new RankRuntime(settings, registry, C10dWorld.join(e, dist.backend(), dist.timeout(), true), e.localRank());
     }
 
     /** The settings this runtime was built from. */
@@ -129,7 +129,7 @@ public final class EngineRuntime implements AutoCloseable {
         ParallelStrategy strategy = registry.strategy(request.parallel().strategy());
         String executorName = request.vae().executor();
         // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
-        return new RunContext(device(), settings.dtype(), checkpoints, groups(request.parallel().plan()), strategy,
+        return new RequestContext(device(), settings.dtype(), checkpoints, groups(request.parallel().plan()), strategy,
                 () -> registry.vaeExecutor(executorName), request.vae().tilingSettings(),
                 request.vae().resultOnAllRanks(), request::subtree);
     }

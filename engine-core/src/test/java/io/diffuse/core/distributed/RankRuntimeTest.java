@@ -1,4 +1,4 @@
-package io.diffuse.core.dist;
+package io.diffuse.core.distributed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -24,7 +24,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 /** Joining a run: single rank, environment checks, context lookup. */
-class EngineRuntimeTest {
+class RankRuntimeTest {
     private static final PluginRegistry NOTHING = new PluginRegistry() {
         @Override
         public List<Installed<ParallelStrategy>> strategies() {
@@ -54,7 +54,7 @@ class EngineRuntimeTest {
         Map<String, String> rank1 = Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT",
                 Integer.toString(port));
         long start = System.nanoTime();
-        DiffuseException e = assertThrows(DiffuseException.class, () -> EngineRuntime.join(settings, NOTHING, rank1));
+        DiffuseException e = assertThrows(DiffuseException.class, () -> RankRuntime.join(settings, NOTHING, rank1));
         double seconds = (System.nanoTime() - start) / 1e9;
         assertTrue(e.getMessage().startsWith("rendezvous with rank 0 at 127.0.0.1:" + port + " failed within 3s"), e.getMessage());
         // c10d's client alone gave up after about twice the timeout (6 s here); the message must be true.
@@ -63,7 +63,7 @@ class EngineRuntimeTest {
 
     @Test
     void aSingleRankNeedsNoRendezvous() {
-        try (EngineRuntime rt = EngineRuntime.join(settings(Map.of()), NOTHING, Map.of());
+        try (RankRuntime rt = RankRuntime.join(settings(Map.of()), NOTHING, Map.of());
                 PointerScope scope = new PointerScope()) {
             assertEquals(0, rt.rank());
             assertEquals(1, rt.worldSize());
@@ -87,10 +87,10 @@ class EngineRuntimeTest {
 
     @Test
     void nprocWithoutRankEnvironmentIsAnError() {
-        DiffuseException e = assertThrows(DiffuseException.class, () -> EngineRuntime.join(
+        DiffuseException e = assertThrows(DiffuseException.class, () -> RankRuntime.join(
                 settings(Map.of("diffuse.parallel.nproc", 2, "diffuse.parallel.ulysses", 2)), NOTHING, Map.of()));
         assertTrue(e.getMessage().contains("RANK is not set"), e.getMessage());
-        DiffuseException mismatch = assertThrows(DiffuseException.class, () -> EngineRuntime.join(settings(Map.of()), NOTHING,
+        DiffuseException mismatch = assertThrows(DiffuseException.class, () -> RankRuntime.join(settings(Map.of()), NOTHING,
                 Map.of("RANK", "0", "WORLD_SIZE", "2", "MASTER_PORT", "29500")));
         assertTrue(mismatch.getMessage().contains("WORLD_SIZE = 2 but diffuse.parallel.nproc = 1"), mismatch.getMessage());
     }
@@ -99,7 +99,7 @@ class EngineRuntimeTest {
     void rendezvousTimesOutNamingTheAddress() {
         int port = io.diffuse.core.launch.LocalLauncherTestAccess.freePort();
         long t0 = System.nanoTime();
-        DiffuseException e = assertThrows(DiffuseException.class, () -> EngineRuntime.join(
+        DiffuseException e = assertThrows(DiffuseException.class, () -> RankRuntime.join(
                 settings(Map.of("diffuse.parallel.nproc", 2, "diffuse.parallel.ulysses", 2, "diffuse.dist.timeout", "2s")),
                 NOTHING, Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", Integer.toString(port))));
         double seconds = (System.nanoTime() - t0) / 1e9;
