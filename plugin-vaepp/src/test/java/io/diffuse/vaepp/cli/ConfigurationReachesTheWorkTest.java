@@ -133,6 +133,16 @@ class ConfigurationReachesTheWorkTest {
         assertTrue(line.contains("ulysses=2 ring=1") && line.contains("strategy ulysses") && line.contains("all_to_all"), line);
     }
 
+    /** {@code generate --nproc 2} alone on the demo: the user's rank count replaces the demo's plan with one ring. */
+    @Test
+    void nprocAloneMakesOneRing() {
+        CliProcess.Result r = CliProcess.run(tmp, Map.of(), List.of(), demo("--nproc", "2", "--num-inference-steps", "1")
+                .toArray(String[]::new));
+        assertEquals(0, r.exitCode(), r.toString());
+        String line = reportLine(r.out());
+        assertTrue(line.contains("world=2 ulysses=1 ring=2") && line.contains("strategy ring"), line);
+    }
+
     private static String reportLine(String stdout) {
         return stdout.lines().filter(l -> l.contains("] ran world=")).findFirst()
                 .orElseThrow(() -> new AssertionError("no 'ran ...' line in\n" + stdout));
