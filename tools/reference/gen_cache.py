@@ -15,7 +15,8 @@ would never be given the "pred_cond"/"pred_uncond" contexts.
 
 Writes plugin-hunyuan15/src/test/resources/fixtures/pipeline/:
   t2v_cache.safetensors   latents_none, latents_fbc_<t>, latents_mag (final latents), embeddings as t2v_cfg
-  t2v_cache.json          settings, per run: decisions [{step, branch, compute, diff}], steps skipped
+  t2v_cache.json          settings, per run: decisions [{step, branch, compute, diff}], steps skipped;
+                          mag_calibration: MagCache's calibration ratios per branch
 
 Run from the repository root: PYTHONPATH=/work/diffusers-src/src:tools/reference python3 tools/reference/gen_cache.py
 """
@@ -131,17 +132,17 @@ def main():
     # MagCache ratios are model-dependent: calibrate on this model (diffusers prints them), then use them.
     calibration = fresh_transformer(config, stored)
     calibration.enable_cache(MagCacheConfig(calibrate=True, num_inference_steps=STEPS))
-    ratios = []
+    ratios = {}
     original_advance = mag_cache.MagCacheBlockHook._advance_step
 
     def advance(self, state):
         if state.step_index + 1 >= self.config.num_inference_steps and state.calibration_ratios:
-            ratios.append(list(state.calibration_ratios))
+            ratios[self.state_manager._current_context] = list(state.calibration_ratios)
         original_advance(self, state)
     mag_cache.MagCacheBlockHook._advance_step = advance
     run(calibration, vae, emb, None)
     mag_cache.MagCacheBlockHook._advance_step = original_advance
-    mag_ratios = [round(r, 5) for r in ratios[0]]  # the conditional branch's ratios, as printed
+    mag_ratios = [round(r, 5) for r in ratios["pred_cond"]]  # the conditional branch's ratios, as printed
     latents, recorded = run(fresh_transformer(config, stored), vae, emb,
                             MagCacheConfig(mag_ratios=mag_ratios, num_inference_steps=STEPS, **MAG))
     tensors["latents_mag"] = latents.contiguous()
@@ -156,7 +157,8 @@ def main():
                    f"{GUIDANCE}, shift {gen_pipeline.SHIFT}, seed {SEED}, embeddings of t2v_cfg")
     save_file(tensors, os.path.join(args.out, "t2v_cache.safetensors"), metadata={"case": description})
     with open(os.path.join(args.out, "t2v_cache.json"), "w") as f:
-        json.dump({"case": description, "steps": STEPS, "guidance": GUIDANCE, "seed": SEED, "runs": runs}, f, indent=1)
+        json.dump({"case": description, "steps": STEPS, "guidance": GUIDANCE, "seed": SEED, "runs": runs,
+                   "mag_calibration": ratios}, f, indent=1)
 
 
 if __name__ == "__main__":

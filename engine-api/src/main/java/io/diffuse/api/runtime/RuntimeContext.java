@@ -1,5 +1,6 @@
 package io.diffuse.api.runtime;
 
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelStrategy;
@@ -67,6 +68,16 @@ public interface RuntimeContext {
      */
     default Map<String, Object> configuration(String path) {
         return Map.of();
+    }
+
+    /**
+     * The step-cache policy configured by {@code diffuse.cache.policy}; its settings are
+     * {@code configuration("diffuse.cache")}.
+     *
+     * @return by default (and for {@code "none"}) no caching
+     */
+    default StepCachePolicy cachePolicy() {
+        return StepCachePolicy.none();
     }
 
     /** The run description a {@link VaeExecutor} expects. */

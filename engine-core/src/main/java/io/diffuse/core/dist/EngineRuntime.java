@@ -1,6 +1,7 @@
 package io.diffuse.core.dist;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
@@ -122,9 +123,18 @@ public final class EngineRuntime implements AutoCloseable {
         ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
         String executorName = settings.vae().executor();
         // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
+        // diffuse.cache.policy (default "none"), checked with its settings before the run starts.
+        Map<String, Object> cache = settings.subtree("diffuse.cache");
+        StepCachePolicy cachePolicy = registry.cachePolicy(String.valueOf(cache.getOrDefault("policy", StepCachePolicy.NONE)));
+        cachePolicy.validate(cache);
         return new RunContext(device(), settings.dtype(), checkpoints, groups(), strategy,
                 () -> registry.vaeExecutor(executorName), settings.vae().tilingSettings(),
-                settings.vae().resultOnAllRanks(), settings::subtree);
+                settings.vae().resultOnAllRanks(), settings::subtree) {
+            @Override
+            public StepCachePolicy cachePolicy() {
+                return cachePolicy;
+            }
+        };
     }
 
     /** Shuts the groups down now, without the final barrier: for a rank that failed. */
