@@ -62,10 +62,17 @@ public interface StepCachePolicy {
             }
         }
 
-        /** A list-of-numbers setting relative to {@code diffuse.cache}; empty when absent. */
+        /**
+         * A list-of-numbers setting relative to {@code diffuse.cache}: a HOCON list, or a string as a
+         * command-line flag gives it ({@code "[1.0, 1.02]"} or {@code "1.0,1.02"}); empty when absent.
+         */
         public List<Double> numbers(String key) {
             Object v = settings.get(key);
-            if (v == null || (v instanceof String s && s.isBlank())) {
+            if (v instanceof String s) {
+                String inner = s.trim().replaceAll("^\\[|\\]$", "").trim();
+                v = inner.isEmpty() ? List.of() : List.of(inner.split("\\s*,\\s*|\\s+"));
+            }
+            if (v == null) {
                 return List.of();
             }
             if (v instanceof List<?> list) {
