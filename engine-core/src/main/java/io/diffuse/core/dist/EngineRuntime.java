@@ -121,12 +121,12 @@ public final class EngineRuntime implements AutoCloseable {
      */
     public RuntimeContext context(CheckpointLoader checkpoints) {
         ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
-        String executorName = settings.vae().executor();
-        // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
         // diffuse.cache.policy (default "none"), checked with its settings before the run starts.
         Map<String, Object> cache = settings.subtree("diffuse.cache");
         StepCachePolicy cachePolicy = registry.cachePolicy(String.valueOf(cache.getOrDefault("policy", StepCachePolicy.NONE)));
         cachePolicy.validate(cache);
+        String executorName = settings.vae().executor();
+        // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
         return new RunContext(device(), settings.dtype(), checkpoints, groups(), strategy,
                 () -> registry.vaeExecutor(executorName), settings.vae().tilingSettings(),
                 settings.vae().resultOnAllRanks(), settings::subtree) {
