@@ -13,6 +13,7 @@ import io.diffuse.core.local.LocalStrategy;
 import io.diffuse.testkit.ThreadRanks;
 import io.diffuse.usp.RingStrategy;
 import io.diffuse.usp.UlyssesStrategy;
+import io.diffuse.usp.UspStrategy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Cached generations on thread ranks over real Gloo groups equal the cached single-rank generation:
- * Ulysses 2 x CFG parallel 2 (4 ranks; each cfg rank keeps only its branch's state) and Ring 2
- * (2 ranks), with the first-block cache (whose statistic is reduced over the sequence group) and
+ * Ulysses 2 x CFG parallel 2 (4 ranks; each cfg rank keeps only its branch's state), Ring 2
+ * (2 ranks) and USP Ulysses 2 x Ring 2 (4 ranks, one sequence group), with the first-block cache (whose statistic is reduced over the sequence group) and
  * MagCache. Latents within 1e-5 of single rank (the sharded attention's float rounding; the uncached
  * parallel runs show the same), and every rank's decisions equal single rank's for the branches it
  * ran, with the first-block statistic bit-identical across the ranks of a sequence group. One Ring 2
@@ -59,6 +60,12 @@ class ParallelStepCacheTest {
     void firstBlockCacheUnderRing2WithPaddedShardsEqualsSingleRank() {
         check(CacheRuns.request(fixture, 48, 80, 1), CacheRuns.settings("fbc_0.45"), new ParallelPlan(2, 1, 2, 1, 2),
                 new RingStrategy());
+    }
+
+    @Test
+    void firstBlockCacheUnderUspUlysses2TimesRing2EqualsSingleRank() {
+        check(CacheRuns.request(fixture, 64, 64, 5), CacheRuns.settings("fbc_0.45"), new ParallelPlan(4, 2, 2, 1, 4),
+                new UspStrategy());
     }
 
     @Test
