@@ -1,5 +1,6 @@
 package io.diffuse.api.runtime;
 
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelStrategy;
@@ -46,6 +47,16 @@ public interface RuntimeContext extends ModelContext {
     /** Whether every rank needs full VAE results (otherwise only world rank 0). */
     boolean vaeResultOnAllRanks();
 
+
+    /**
+     * The step-cache policy configured by {@code diffuse.cache.policy}; its settings are
+     * {@code configuration("diffuse.cache")}.
+     *
+     * @return by default (and for {@code "none"}) no caching
+     */
+    default StepCachePolicy cachePolicy() {
+        return StepCachePolicy.none();
+    }
 
     /** The run description a {@link VaeExecutor} expects. */
     default VaeRun vaeRun() {

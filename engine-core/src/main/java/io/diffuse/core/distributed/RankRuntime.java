@@ -1,6 +1,7 @@
 package io.diffuse.core.distributed;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
@@ -127,11 +128,20 @@ public final class RankRuntime implements AutoCloseable {
                     + worldSize());
         }
         ParallelStrategy strategy = registry.strategy(request.parallel().strategy());
+        // diffuse.cache.policy (default "none"), checked with its settings before the run starts.
+        Map<String, Object> cache = request.subtree("diffuse.cache");
+        StepCachePolicy cachePolicy = registry.cachePolicy(String.valueOf(cache.getOrDefault("policy", StepCachePolicy.NONE)));
+        cachePolicy.validate(cache);
         String executorName = request.vae().executor();
         // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
         return new RequestContext(device(), settings.dtype(), checkpoints, groups(request.parallel().plan()), strategy,
                 () -> registry.vaeExecutor(executorName), request.vae().tilingSettings(),
-                request.vae().resultOnAllRanks(), request::subtree);
+                request.vae().resultOnAllRanks(), request::subtree) {
+            @Override
+            public StepCachePolicy cachePolicy() {
+                return cachePolicy;
+            }
+        };
     }
 
     /** What a model is loaded with on this rank: device, dtype, checkpoints and configuration, no plan. */

@@ -1,5 +1,6 @@
 package io.diffuse.core.registry;
 
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.vae.VaeExecutor;
@@ -18,7 +19,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * The registry inside OSGi: Declarative Services binds every {@link ParallelStrategy},
- * {@link VaeExecutor} and {@link ModelProvider} service as it comes and unbinds it as its bundle
+ * {@link VaeExecutor}, {@link ModelProvider} and {@link StepCachePolicy} service as it comes and unbinds it as its bundle
  * stops or is uninstalled (dynamic, multiple, greedy references), so a lookup always sees what is
  * installed right now. The origin of each service is the symbolic name and version of the bundle that
  * registered it, e.g. {@code io.diffuse.usp 0.1.0}.
@@ -28,6 +29,7 @@ public final class OsgiRegistry implements PluginRegistry {
     private final Map<ServiceReference<?>, Installed<ParallelStrategy>> strategies = new ConcurrentHashMap<>();
     private final Map<ServiceReference<?>, Installed<VaeExecutor>> vaeExecutors = new ConcurrentHashMap<>();
     private final Map<ServiceReference<?>, Installed<ModelProvider>> models = new ConcurrentHashMap<>();
+    private final Map<ServiceReference<?>, Installed<StepCachePolicy>> cachePolicies = new ConcurrentHashMap<>();
 
     @Reference(name = "strategy", cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -59,6 +61,16 @@ public final class OsgiRegistry implements PluginRegistry {
         models.remove(ref);
     }
 
+    @Reference(name = "cachePolicy", cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindCachePolicy(ServiceReference<StepCachePolicy> ref, StepCachePolicy policy) {
+        cachePolicies.put(ref, new Installed<>(policy.name(), policy.description(), originOf(ref), policy));
+    }
+
+    void unbindCachePolicy(ServiceReference<StepCachePolicy> ref) {
+        cachePolicies.remove(ref);
+    }
+
     @Override
     public List<Installed<ParallelStrategy>> strategies() {
         return sorted(strategies);
@@ -72,6 +84,11 @@ public final class OsgiRegistry implements PluginRegistry {
     @Override
     public List<Installed<ModelProvider>> models() {
         return sorted(models);
+    }
+
+    @Override
+    public List<Installed<StepCachePolicy>> cachePolicies() {
+        return sorted(cachePolicies);
     }
 
     /** "symbolic-name version" of the bundle that registered {@code ref}. */

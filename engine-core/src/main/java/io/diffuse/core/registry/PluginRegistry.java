@@ -1,6 +1,7 @@
 package io.diffuse.core.registry;
 
 import io.diffuse.api.NotInstalledException;
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.vae.VaeExecutor;
@@ -9,7 +10,7 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * What is installed: model providers, parallel strategies and VAE executors, each with the bundle
+ * What is installed: model providers, parallel strategies, VAE executors and step-cache policies, each with the bundle
  * (or jar) it came from. Two implementations: {@link ServiceLoaderRegistry} without OSGi (unit
  * tests, plain class path) and the Declarative Services one inside Felix, which follows bundles
  * coming and going.
@@ -28,6 +29,11 @@ public interface PluginRegistry {
     /** Installed model providers, sorted by family. */
     List<Installed<ModelProvider>> models();
 
+    /** Installed step-cache policies, sorted by name ("none" is built in and not listed); none by default. */
+    default List<Installed<StepCachePolicy>> cachePolicies() {
+        return List.of();
+    }
+
     /** The strategy called {@code name}; {@link NotInstalledException} listing the installed ones otherwise. */
     default ParallelStrategy strategy(String name) {
         return find(strategies(), name, "parallel strategy");
@@ -38,6 +44,17 @@ public interface PluginRegistry {
         return find(vaeExecutors(), name, "VAE executor");
     }
 
+    /** The step-cache policy called {@code name}; "none" is built in (no caching). */
+    default StepCachePolicy cachePolicy(String name) {
+        if (name.equals(StepCachePolicy.NONE)) {
+            return StepCachePolicy.none();
+        }
+        List<Installed<StepCachePolicy>> installed = cachePolicies();
+        return installed.stream().filter(i -> i.name().equals(name)).findFirst().map(Installed::service).orElseThrow(
+                () -> new NotInstalledException("step-cache policy", name, java.util.stream.Stream.concat(
+                        java.util.stream.Stream.of(StepCachePolicy.NONE), installed.stream().map(Installed::name)).toList()));
+    }
+
     /** The model provider of family {@code family}. */
     default ModelProvider model(String family) {
         return find(models(), family, "model provider");
@@ -45,7 +62,7 @@ public interface PluginRegistry {
 
     /** Class loaders of every installed service, so each bundle's reference.conf joins the configuration. */
     default List<ClassLoader> classLoaders() {
-        return java.util.stream.Stream.of(strategies(), vaeExecutors(), models())
+        return java.util.stream.Stream.of(strategies(), vaeExecutors(), models(), cachePolicies())
                 .flatMap(List::stream)
                 .map(i -> i.service().getClass().getClassLoader())
                 .distinct()

@@ -1,5 +1,6 @@
 package io.diffuse.core.registry;
 
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.model.ModelProvider;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.vae.VaeExecutor;
@@ -14,6 +15,7 @@ public final class ServiceLoaderRegistry implements PluginRegistry {
     private final List<Installed<ParallelStrategy>> strategies;
     private final List<Installed<VaeExecutor>> vaeExecutors;
     private final List<Installed<ModelProvider>> models;
+    private final List<Installed<StepCachePolicy>> cachePolicies;
 
     /** Loads from {@code loader}. */
     public ServiceLoaderRegistry(ClassLoader loader) {
@@ -23,6 +25,8 @@ public final class ServiceLoaderRegistry implements PluginRegistry {
                 VaeExecutor::description, s -> PluginRegistry.originOf(s.getClass()));
         models = PluginRegistry.wrap(load(ModelProvider.class, loader), ModelProvider::family,
                 ModelProvider::description, s -> PluginRegistry.originOf(s.getClass()));
+        cachePolicies = PluginRegistry.wrap(load(StepCachePolicy.class, loader), StepCachePolicy::name,
+                StepCachePolicy::description, s -> PluginRegistry.originOf(s.getClass()));
     }
 
     /** Loads from this class's loader. */
@@ -49,5 +53,10 @@ public final class ServiceLoaderRegistry implements PluginRegistry {
     @Override
     public List<Installed<ModelProvider>> models() {
         return models;
+    }
+
+    @Override
+    public List<Installed<StepCachePolicy>> cachePolicies() {
+        return cachePolicies;
     }
 }

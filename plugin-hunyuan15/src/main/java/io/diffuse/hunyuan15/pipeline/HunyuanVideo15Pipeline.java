@@ -1,6 +1,9 @@
 package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.cache.CacheStep;
+import io.diffuse.api.cache.StepCache;
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
@@ -72,6 +75,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
 
     /** The configuration subtree of this plugin's settings (encoders), see {@link EncoderOptions}. */
     public static final String CONFIGURATION = "diffuse.hunyuan15";
+    /** The step cache's settings (policy, threshold, the policy's own keys), see {@link StepCachePolicy}. */
+    public static final String CACHE_CONFIGURATION = "diffuse.cache";
 
     /** A pipeline over loaded components; it owns and closes them. */
     public HunyuanVideo15Pipeline(HunyuanVideo15Transformer3DModel transformer, AutoencoderKLHunyuanVideo15 vae,
@@ -235,34 +240,46 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             SequenceParallelAttention attention = context.attention();
             boolean meanflow = transformer.config().useMeanflow();
             latents.retainReference();
-            for (int i = 0; i < steps; i++) {
-                Tensor next;
-                try (PointerScope step = new PointerScope()) {
-                    Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
-                            new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
-                    Tensor t = scalar(timesteps[i], runType, device);
-                    Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType, device) : null;
-                    Tensor pred;
-                    if (!guidance) {
-                        pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention);
-                    } else if (cfgParallel) {
-                        Map<String, Tensor> mine = groups.runsConditional() ? condEmbeds : uncondEmbeds;
-                        pred = groups.combineGuidance(forward(modelIn, t, tr, mine, imageEmbedsRun, attention),
-                                request.guidanceScale());
-                    } else {
-                        Tensor predCond = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention);
-                        Tensor predUncond = forward(modelIn, t, tr, uncondEmbeds, imageEmbedsRun, attention);
-                        pred = predUncond.add(predCond.sub(predUncond).mul(new Scalar(request.guidanceScale())));
+            // One step cache per generation, its state kept per guidance branch (diffusers' cache_context names).
+            StepCache cache = context.cachePolicy().create(new StepCachePolicy.CacheRun(
+                    context.configuration(CACHE_CONFIGURATION), steps, context.rank()));
+            ProcessGroup sequence = groups.sequence();
+            try (cache) {
+                for (int i = 0; i < steps; i++) {
+                    int stepIndex = i;
+                    java.util.function.Function<String, HunyuanVideo15Transformer3DModel.Caching> caching =
+                            branch -> new HunyuanVideo15Transformer3DModel.Caching(cache, new CacheStep(stepIndex, branch), sequence);
+                    Tensor next;
+                    try (PointerScope step = new PointerScope()) {
+                        Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
+                                new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
+                        Tensor t = scalar(timesteps[i], runType, device);
+                        Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType, device) : null;
+                        Tensor pred;
+                        if (!guidance) {
+                            pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
+                        } else if (cfgParallel) {
+                            // Each rank of the cfg pair runs one branch and so keeps only that branch's cache state.
+                            boolean conditional = groups.runsConditional();
+                            Map<String, Tensor> mine = conditional ? condEmbeds : uncondEmbeds;
+                            pred = groups.combineGuidance(forward(modelIn, t, tr, mine, imageEmbedsRun, attention,
+                                    caching.apply(conditional ? CacheStep.COND : CacheStep.UNCOND)), request.guidanceScale());
+                        } else {
+                            Tensor predCond = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
+                            Tensor predUncond = forward(modelIn, t, tr, uncondEmbeds, imageEmbedsRun, attention,
+                                    caching.apply(CacheStep.UNCOND));
+                            pred = predUncond.add(predCond.sub(predUncond).mul(new Scalar(request.guidanceScale())));
+                        }
+                        next = sched.step(pred, i, latents);
+                        next.retainReference();
                     }
-                    next = sched.step(pred, i, latents);
-                    next.retainReference();
-                }
-                latents.releaseReference();
-                latents = next;
-                progress.step("denoise", i + 1, steps);
-                // diffusers' `interrupt`, asked on every rank at the same step (see ProgressListener).
-                if (progress.interruptRequested("denoise", i + 1, steps)) {
-                    throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
+                    latents.releaseReference();
+                    latents = next;
+                    progress.step("denoise", i + 1, steps);
+                    // diffusers' `interrupt`, asked on every rank at the same step (see ProgressListener).
+                    if (progress.interruptRequested("denoise", i + 1, steps)) {
+                        throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
+                    }
                 }
             }
             progress.stageFinished("denoise");
@@ -303,10 +320,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     }
 
     private Tensor forward(Tensor modelIn, Tensor t, Tensor tr, Map<String, Tensor> e, Tensor imageEmbeds,
-            SequenceParallelAttention attention) {
+            SequenceParallelAttention attention, HunyuanVideo15Transformer3DModel.Caching caching) {
         return transformer.forward(new HunyuanVideo15Transformer3DModel.Inputs(modelIn, t, e.get("encoder_hidden_states"),
                 e.get("encoder_attention_mask"), e.get("encoder_hidden_states_2"), e.get("encoder_attention_mask_2"),
-                imageEmbeds, tr), attention);
+                imageEmbeds, tr), attention, caching);
     }
 
     /**

@@ -1,7 +1,13 @@
 package io.diffuse.hunyuan15.transformer;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.cache.BlockStack;
+import io.diffuse.api.cache.BlockStates;
+import io.diffuse.api.cache.CacheStep;
+import io.diffuse.api.cache.StepCache;
 import io.diffuse.api.checkpoint.Checkpoint;
+import io.diffuse.api.dist.ProcessGroup;
+import io.diffuse.api.dist.ReduceOp;
 import io.diffuse.api.parallel.SequenceLayout;
 import io.diffuse.api.parallel.SequenceParallelAttention;
 import io.diffuse.api.runtime.DType;
@@ -13,9 +19,13 @@ import io.diffuse.hunyuan15.transformer.Modules.TimestepEmbedding;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -89,17 +99,118 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
      * result is attached to the caller's PointerScope (or retained when there is none).
      */
     public Tensor forward(Inputs in, SequenceParallelAttention attention) {
+        return forward(in, attention, null);
+    }
+
+    /**
+     * A forward pass whose block stack goes through a step cache: {@code caching.cache()} decides
+     * for {@code caching.step()} whether the blocks after the first run or cached residuals stand in
+     * (statistics over the video tokens summed over {@code caching.sequence()}, the group the
+     * attention shards over). Null runs every block.
+     */
+    public Tensor forward(Inputs in, SequenceParallelAttention attention, Caching caching) {
         PointerScope outer = PointerScope.getInnerScope();
         try (PointerScope scope = new PointerScope()) {
             check(in);
-            long batch = in.hiddenStates().size(0);
+            int batch = (int) in.hiddenStates().size(0);
             // diffusers decides T2V for the whole batch: all image_embeds zero.
             boolean t2v = DeviceOps.allZero(in.imageEmbeds());
-            Tensor[] samples = new Tensor[(int) batch];
+            List<Prepared> items = new ArrayList<>();
+            List<Tensor> hidden = new ArrayList<>();
+            List<Tensor> encoder = new ArrayList<>();
             for (int b = 0; b < batch; b++) {
-                samples[b] = forwardOne(in, b, t2v, attention);
+                Prepared p = prepare(in, b, t2v, attention);
+                items.add(p);
+                hidden.add(p.img());
+                encoder.add(p.ctx());
+            }
+            // The whole batch passes the block stack together: a cache decides once for all items, as diffusers does.
+            Blocks blocks = new Blocks(items, attention, caching == null ? null : caching.sequence());
+            BlockStates states = new BlockStates(hidden, encoder);
+            BlockStates out = caching == null ? blocks.run(0, blocks.size(), states)
+                    : caching.cache().forward(caching.step(), states, blocks);
+            Tensor[] samples = new Tensor[batch];
+            for (int b = 0; b < batch; b++) {
+                samples[b] = output(items.get(b), out.hidden().get(b), attention);
             }
             return Nn.escape(batch == 1 ? samples[0] : Nn.cat(0, samples), outer);
+        }
+    }
+
+    /** A step cache for one forward: the generation's cache, this forward's step and branch, the sequence group. */
+    public record Caching(StepCache cache, CacheStep step, ProcessGroup sequence) {
+    }
+
+    /** One batch item up to the blocks: its token streams, conditioning, RoPE rows and geometry. */
+    private record Prepared(Tensor img, Tensor ctx, Tensor temb, Tensor cos, Tensor sin, SequenceLayout layout, long frames,
+            long height, long width) {
+    }
+
+    /** The block stack over every batch item, as a step cache sees it. */
+    private final class Blocks implements BlockStack {
+        private final List<Prepared> items;
+        private final SequenceParallelAttention attention;
+        private final ProcessGroup sequence;
+
+        Blocks(List<Prepared> items, SequenceParallelAttention attention, ProcessGroup sequence) {
+            this.items = items;
+            this.attention = attention;
+            this.sequence = sequence;
+        }
+
+        @Override
+        public int size() {
+            return transformerBlocks.size();
+        }
+
+        @Override
+        public BlockStates run(int from, int to, BlockStates states) {
+            List<Tensor> hidden = new ArrayList<>();
+            List<Tensor> encoder = new ArrayList<>();
+            for (int b = 0; b < items.size(); b++) {
+                Prepared p = items.get(b);
+                Tensor imgState = new Tensor();
+                imgState.put(states.hidden().get(b));
+                Tensor ctxState = new Tensor();
+                ctxState.put(states.encoder().get(b));
+                for (HunyuanVideo15TransformerBlock block : transformerBlocks.subList(from, to)) {
+                    // Each block's temporaries die with its scope; only the two streams carry over.
+                    try (PointerScope blockScope = new PointerScope()) {
+                        Tensor[] out = block.forward(imgState, ctxState, p.temb(), p.cos(), p.sin(), attention, p.layout());
+                        imgState.put(out[0]);
+                        ctxState.put(out[1]);
+                    }
+                }
+                hidden.add(imgState);
+                encoder.add(ctxState);
+            }
+            return new BlockStates(hidden, encoder);
+        }
+
+        @Override
+        public Tensor validTokens(Tensor shardLike) {
+            // Padding sits at the end of the padded sequence; the layout is the same for every item.
+            long valid = items.get(0).layout().validIn(attention.index());
+            return valid == shardLike.size(1) ? shardLike : shardLike.narrow(1, 0, valid);
+        }
+
+        @Override
+        public double[] sumOverSequence(double[] local) {
+            if (attention.degree() == 1) {
+                return local.clone();
+            }
+            if (sequence == null || sequence.size() != attention.degree()) {
+                throw new DiffuseException("a step cache needs the sequence-parallel group the attention shards over ("
+                        + attention.degree() + " ranks), got " + (sequence == null ? "none" : sequence.size() + " ranks"));
+            }
+            Tensor t = torch.zeros(new long[] {local.length}, new TensorOptions(ScalarType.Double));
+            new DoublePointer(t.data_ptr_double()).put(local);
+            Tensor onDevice = t.to(device, ScalarType.Double).contiguous();
+            sequence.allReduce(onDevice, ReduceOp.SUM);
+            Tensor back = onDevice.to(new Device("cpu"), ScalarType.Double).contiguous();
+            double[] total = new double[local.length];
+            new DoublePointer(back.data_ptr_double()).get(total);
+            return total;
         }
     }
 
@@ -112,7 +223,7 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         return DeviceOps.nonzeroIndex(mask.select(0, b).to(device, ScalarType.Long));
     }
 
-    private Tensor forwardOne(Inputs in, int b, boolean t2v, SequenceParallelAttention attention) {
+    private Prepared prepare(Inputs in, int b, boolean t2v, SequenceParallelAttention attention) {
         int pt = config.patchSizeT();
         int p = config.patchSize();
         Tensor x = row(in.hiddenStates(), b);
@@ -157,31 +268,24 @@ public final class HunyuanVideo15Transformer3DModel implements AutoCloseable {
         context.add(contextEmbedder.forward(qwen, timestep).add(condTypeEmbed.select(0, 0)));
         Tensor ctx = Nn.cat(1, context.toArray(new Tensor[0]));
 
-        // 5. Shard the video tokens and their RoPE rows; run the blocks on this rank's shard.
+        // 5. Shard the video tokens and their RoPE rows; the blocks run on this rank's shard.
         SequenceLayout layout = attention.layout(img.size(1));
-        Tensor imgState = new Tensor();
-        imgState.put(attention.shard(img, 1));
-        Tensor ctxState = new Tensor();
-        ctxState.put(ctx);
-        Tensor cos = attention.shard(cosSin[0], 0);
-        Tensor sin = attention.shard(cosSin[1], 0);
-        for (HunyuanVideo15TransformerBlock block : transformerBlocks) {
-            // Each block's temporaries die with its scope; only the two streams carry over.
-            try (PointerScope blockScope = new PointerScope()) {
-                Tensor[] out = block.forward(imgState, ctxState, temb, cos, sin, attention, layout);
-                imgState.put(out[0]);
-                ctxState.put(out[1]);
-            }
-        }
+        return new Prepared(attention.shard(img, 1), ctx, temb, attention.shard(cosSin[0], 0), attention.shard(cosSin[1], 0),
+                layout, frames, height, width);
+    }
 
+    private Tensor output(Prepared p, Tensor imgState, SequenceParallelAttention attention) {
+        int pt = config.patchSizeT();
+        int p1 = config.patchSize();
+        Tensor temb = p.temb();
         // 6. Output: AdaLayerNormContinuous chunks (scale, shift); proj_out; gather; unpatchify.
         Tensor[] scaleShift = Modules.chunk(normOutLinear.forward(Nn.silu(temb)), 2);
         Tensor y = projOut.forward(Nn.modulate(Nn.layerNorm(imgState, null, null, EPS), scaleShift[1], scaleShift[0]));
-        y = attention.gather(y, 1, layout);
+        y = attention.gather(y, 1, p.layout());
         // (1, N, C*pt*p*p) -> (1, T', H', W', C, pt, p, p) -> (1, C, T', pt, H', p, W', p) -> (1, C, T, H, W)
         long c = config.outChannels();
-        return y.reshape(1, frames, height, width, c, pt, p, p).permute(0, 4, 1, 5, 2, 6, 3, 7)
-                .reshape(1, c, frames * pt, height * p, width * p);
+        return y.reshape(1, p.frames(), p.height(), p.width(), c, pt, p1, p1).permute(0, 4, 1, 5, 2, 6, 3, 7)
+                .reshape(1, c, p.frames() * pt, p.height() * p1, p.width() * p1);
     }
 
     private void check(Inputs in) {
