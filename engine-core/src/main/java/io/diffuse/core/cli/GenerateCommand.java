@@ -64,6 +64,12 @@ public final class GenerateCommand extends RankedCommand {
     Path pngFrames;
     @Option(names = "--prompt-embeds", paramLabel = "FILE", description = "safetensors with precomputed embeddings (diffusers argument names).")
     Path promptEmbeds;
+    @Option(names = "--cache", paramLabel = "POLICY",
+            description = "Step cache policy: none (default), first-block, mag-cache, or an installed one (diffuse.cache.policy).")
+    String cache;
+    @Option(names = "--cache-threshold", paramLabel = "T",
+            description = "The policy's skip threshold (diffuse.cache.threshold; default: the policy's diffusers default).")
+    Double cacheThreshold;
 
     private GenerationService service;
     private GenerationPlan plan;
@@ -91,6 +97,12 @@ public final class GenerateCommand extends RankedCommand {
         put(f, "output-tensors", outputTensors);
         put(f, "png-frames", pngFrames);
         put(f, "prompt-embeds", promptEmbeds);
+        if (cache != null) {
+            f.put("diffuse.cache.policy", cache);
+        }
+        if (cacheThreshold != null) {
+            f.put("diffuse.cache.threshold", cacheThreshold);
+        }
     }
 
     private static void put(Map<String, Object> f, String key, Object value) {

@@ -79,6 +79,7 @@ public final class InfoCommand implements Callable<Integer> {
         section(out, "Model providers", registry.models());
         section(out, "Parallel strategies", registry.strategies());
         section(out, "VAE executors", registry.vaeExecutors());
+        section(out, "Step cache policies", registry.cachePolicies());
         List<String> problems = env.registrationProblems().get();
         if (!problems.isEmpty()) {
             out.println("Plugins that provide nothing");

@@ -186,6 +186,14 @@ public final class LayeredConfig {
                 }
             }
             case LIST -> {
+                if (have == ConfigValueType.STRING && text.startsWith("[")) {
+                    // "[1.0, 1.02]" from a flag or the environment: HOCON list syntax
+                    try {
+                        return com.typesafe.config.ConfigFactory.parseString("v = " + text).getValue("v");
+                    } catch (com.typesafe.config.ConfigException e) {
+                        throw new ConfigException(path, text, "expected a list such as [1.0, 1.02] (from " + origin(given) + ")");
+                    }
+                }
                 if (have == ConfigValueType.STRING) {
                     // "a,b" from a flag or the environment is the list [a, b]
                     List<String> items = new ArrayList<>();

@@ -1,6 +1,7 @@
 package io.diffuse.core.generate;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ModelProvider;
@@ -86,6 +87,9 @@ public final class GenerationService {
         GenerateSettings g = plan.generate();
         checkStrategy(registry, settings, plan.model(), checkpoints);
         registry.vaeExecutor(settings.vae().executor());
+        // The step cache policy is installed and its settings are valid (diffuse.cache.*).
+        Map<String, Object> cache = settings.subtree("diffuse.cache");
+        registry.cachePolicy(String.valueOf(cache.getOrDefault("policy", StepCachePolicy.NONE))).validate(cache);
         if (settings.parallel().cfg() == 2 && Math.abs(g.guidanceScale() - 1.0) < 1e-9) {
             throw new ConfigException("diffuse.parallel.cfg", 2, "splits the conditional and unconditional passes, but guidance"
                     + " scale 1 runs only one; use --cfg-parallel 1 or a guidance scale other than 1");
