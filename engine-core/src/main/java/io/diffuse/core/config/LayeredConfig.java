@@ -121,6 +121,9 @@ public final class LayeredConfig {
                 throw new DiffuseException("unknown configuration key " + path + " (from " + origin(given)
                         + "); did you mean " + nearest(path, known) + "? (see `diffuse info --config-dump` for every key)");
             }
+            if (!reference.hasPath(path)) {
+                continue; // declared null: "unset by default", any value type
+            }
             ConfigValue declared = reference.getValue(path);
             ConfigValue converted = convert(path, given, declared);
             if (converted != given) {
@@ -136,7 +139,7 @@ public final class LayeredConfig {
         while ((dot = p.lastIndexOf('.')) > 0) {
             p = p.substring(0, dot);
             if (reference.hasPathOrNull(p)) {
-                return reference.getValue(p).valueType() == ConfigValueType.OBJECT ? null : p;
+                return !reference.hasPath(p) || reference.getValue(p).valueType() == ConfigValueType.OBJECT ? null : p;
             }
         }
         return null;
