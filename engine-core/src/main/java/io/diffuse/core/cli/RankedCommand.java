@@ -47,17 +47,6 @@ public abstract class RankedCommand implements Callable<Integer> {
     /** The work of one rank; returns this rank's exit code. */
     protected abstract int runOnRank(RankRuntime runtime);
 
-    /** This JVM's {@code -Ddiffuse.*} system properties as JVM arguments, so every rank builds the same configuration. */
-    static List<String> diffuseSystemProperties() {
-        List<String> args = new ArrayList<>();
-        for (String name : new java.util.TreeSet<>(System.getProperties().stringPropertyNames())) {
-            if (name.startsWith("diffuse.")) {
-                args.add("-D" + name + "=" + System.getProperty(name));
-            }
-        }
-        return args;
-    }
-
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -86,7 +75,7 @@ public abstract class RankedCommand implements Callable<Integer> {
                             + "; run the ranks with torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)"));
             List<String> command = new ArrayList<>(rankCommand.prefix());
             // The -Ddiffuse.* layer travels to the ranks like the flags do (after the java executable).
-            command.addAll(1, diffuseSystemProperties());
+            command.addAll(1, LocalLauncher.diffuseSystemProperties());
             command.addAll(spec.root().commandLine().getParseResult().originalArgs());
             return LocalLauncher.launch(command, settings.parallel().nproc(), settings.dist().masterAddr(),
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),

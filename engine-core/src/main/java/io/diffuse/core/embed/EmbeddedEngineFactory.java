@@ -56,6 +56,7 @@ public final class EmbeddedEngineFactory implements EngineFactory {
         }
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(LocalLauncher.diffuseSystemProperties());
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);

@@ -304,4 +304,15 @@ public final class LocalLauncher {
         t.start();
         return t;
     }
+
+    /** This JVM's {@code -Ddiffuse.*} system properties as JVM arguments, so every rank builds the same configuration. */
+    public static List<String> diffuseSystemProperties() {
+        List<String> args = new ArrayList<>();
+        for (String name : new java.util.TreeSet<>(System.getProperties().stringPropertyNames())) {
+            if (name.startsWith("diffuse.")) {
+                args.add("-D" + name + "=" + System.getProperty(name));
+            }
+        }
+        return args;
+    }
 }
