@@ -39,6 +39,8 @@ public final class Main {
         Path home = home();
         // Before Felix and any bundle load natives: the first start on a machine unpacks them under a lock.
         NativeCache.prepare();
+        // A rank loads libtorch while Felix boots; the engine runs only once that is done.
+        Thread preload = NativePreload.startIfRank(System.getenv());
         Path deploy = Path.of(System.getProperty("io.diffuse.deploy", home.resolve("deploy").toString())).toAbsolutePath();
         Duration timeout = Duration.ofSeconds(positiveLong("io.diffuse.launcher.timeout", 60));
         Map<String, String> props = new LinkedHashMap<>();
@@ -46,7 +48,11 @@ public final class Main {
         props.put("io.diffuse.rank.command", String.join("\n", rankCommand()));
         try (EmbeddedFelix felix = EmbeddedFelix.start(home.resolve("bundles"), Files.isDirectory(deploy) ? deploy : null, props);
                 EmbeddedFelix.Cli cli = felix.awaitCli(timeout)) {
+            NativePreload.await(preload);
             return cli.commandLine().execute(args);
+        } finally {
+            // Never exit while the preload is inside the dynamic loader.
+            NativePreload.await(preload);
         }
     }
 

@@ -27,6 +27,11 @@ import org.bytedeco.javacpp.Loader;
  */
 public final class NativeCache {
     static final String MARKER = ".diffuse-unpacked";
+    /**
+     * System property set to {@code true} once this process found or made the cache complete: the
+     * engine's local launcher then has nothing to unpack before it spawns ranks, and loads no natives.
+     */
+    public static final String UNPACKED_PROPERTY = "io.diffuse.natives.unpacked";
     static final String LOCK = ".diffuse-unpack.lock";
     /** Presets whose loading unpacks everything the engine loads later; absent ones are skipped. */
     private static final String[] PRESETS = {"org.bytedeco.pytorch.global.torch", "org.bytedeco.ffmpeg.global.avformat",
@@ -47,13 +52,18 @@ public final class NativeCache {
             return; // no usable cache folder: JavaCPP falls back to loading from temporary files
         }
         List<Path> markers = markers(cacheDir.toPath(), System.getProperty("java.class.path", ""), Loader.getPlatform());
-        if (markers.isEmpty() || markers.stream().allMatch(Files::exists)) {
+        if (markers.isEmpty()) {
+            return;
+        }
+        if (markers.stream().allMatch(Files::exists)) {
+            System.setProperty(UNPACKED_PROPERTY, "true");
             return;
         }
         try (FileChannel channel = FileChannel.open(cacheDir.toPath().resolve(LOCK), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
                 FileLock lock = channel.lock()) {
             if (markers.stream().allMatch(Files::exists)) {
+                System.setProperty(UNPACKED_PROPERTY, "true");
                 return; // another process finished it while this one waited
             }
             for (String preset : PRESETS) {
@@ -69,6 +79,7 @@ public final class NativeCache {
                 Files.createDirectories(marker.getParent());
                 Files.writeString(marker, "unpacked completely by pid " + ProcessHandle.current().pid() + "\n");
             }
+            System.setProperty(UNPACKED_PROPERTY, "true");
         } catch (IOException | RuntimeException | LinkageError e) {
             // e.g. GPU natives on a host without a driver: the engine reports it when it loads them
         }

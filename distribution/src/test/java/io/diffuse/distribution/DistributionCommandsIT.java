@@ -207,6 +207,19 @@ public class DistributionCommandsIT {
         assertEquals("", r.out());
     }
 
+    @Test
+    public void aCudaOnlyAttentionBackendOnCpuIsOneLineBeforeAnyRankStarts() throws Exception {
+        Path tmp = temporary.getRoot().toPath();
+        Run r = run(tmp, "", "generate", "--nproc", "2", "-C", "attention.backend=cudnn", "--prompt", "a fox", "--output",
+                tmp.resolve("fox.mp4").toString());
+        assertEquals(r.err(), 1, r.code());
+        assertEquals(r.err(), 1, r.err().lines().count());
+        assertEquals(r.err(), "error: invalid configuration diffuse.attention.backend = 'cudnn': runs only on CUDA "
+                + "(diffuse.device = cpu); on cpu use auto, flash or math", r.err().strip());
+        assertEquals("", r.out());
+        assertFalse(Files.exists(tmp.resolve("fox.mp4")));
+    }
+
     /** Framework storage ({@code diffuse-felix-*}) and FileInstall temporaries ({@code fileinstall-*}) in {@code tmp}. */
     private static List<Path> frameworkTemporaries(Path tmp) throws IOException {
         try (Stream<Path> s = Files.list(tmp)) {

@@ -21,6 +21,7 @@ public record EngineSettings(
         Parallel parallel,
         Vae vae,
         Dist dist,
+        Attention attention,
         Config config) {
 
     /** {@code diffuse.parallel}. */
@@ -37,6 +38,14 @@ public record EngineSettings(
         public TilingSettings tilingSettings() {
             return new TilingSettings(tiling, tileSize, tileOverlap);
         }
+    }
+
+    /** {@code diffuse.attention}: which libtorch SDPA backend every attention call may use. */
+    public record Attention(String backend) {
+        /** The values of {@code diffuse.attention.backend}. */
+        public static final List<String> BACKENDS = List.of("auto", "flash", "efficient", "cudnn", "math");
+        /** The backends that run only on CUDA. */
+        public static final List<String> CUDA_ONLY = List.of("efficient", "cudnn");
     }
 
     /** {@code diffuse.dist}. */
@@ -144,10 +153,19 @@ public record EngineSettings(
         }
         Duration timeout = c.positiveDuration("diffuse.dist.timeout");
 
+        String attention = c.name("diffuse.attention.backend");
+        if (!Attention.BACKENDS.contains(attention)) {
+            throw new ConfigException("diffuse.attention.backend", attention, "allowed: " + String.join(", ", Attention.BACKENDS));
+        }
+        if (Attention.CUDA_ONLY.contains(attention) && device.equals("cpu")) {
+            throw new ConfigException("diffuse.attention.backend", attention,
+                    "runs only on CUDA (diffuse.device = cpu); on cpu use auto, flash or math");
+        }
+
         return new EngineSettings(device, dtype, threads,
                 new Parallel(nproc, strategy, ulysses, ring, cfg, vaeRanks),
                 new Vae(executor, tiling, tileSize, overlap, allRanks),
-                new Dist(backend, addr, port, timeout), config);
+                new Dist(backend, addr, port, timeout), new Attention(attention), config);
     }
 
     private static void checkStrategyDegrees(String strategy, int ulysses, int ring) {

@@ -41,11 +41,12 @@ public final class RankRuntime implements AutoCloseable {
      * Joins the run described by {@code environment} (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
      * MASTER_PORT) and {@code settings}. Without RANK this must be a one-rank run; with it, WORLD_SIZE
      * must equal diffuse.parallel.nproc. A one-rank run needs no rendezvous. Sets this process's
-     * threads ({@link IntraOpThreads}).
+     * threads ({@link IntraOpThreads}) and attention backend ({@link AttentionBackend}).
      */
     public static RankRuntime join(EngineSettings settings, PluginRegistry registry, Map<String, String> environment) {
         // Process-wide: this process is one rank, so the rank gets exactly these threads.
         IntraOpThreads.apply(settings.threads());
+        AttentionBackend.apply(settings.attention().backend());
         EngineSettings.Dist dist = settings.dist();
         int nproc = settings.parallel().nproc();
         Optional<RankEnvironment> env = RankEnvironment.from(environment, dist.masterAddr(), dist.masterPort());

@@ -39,6 +39,8 @@ import org.bytedeco.javacpp.Loader;
  */
 public final class LocalLauncher {
     private static final Duration STOP_GRACE = Duration.ofSeconds(3);
+    /** Set (true) by a host that has unpacked the natives into JavaCPP's cache before it runs commands. */
+    public static final String NATIVES_UNPACKED = "io.diffuse.natives.unpacked";
     /** Gloo's connection reports, printed by native code on a rank's standard output. */
     private static final java.util.regex.Pattern GLOO_LINE = java.util.regex.Pattern.compile("^\\[Gloo\\] ");
 
@@ -68,8 +70,12 @@ public final class LocalLauncher {
             throw new IllegalArgumentException("the launcher runs 2 or more ranks, got " + nproc);
         }
         // Unpack the natives once here: two JVMs unpacking into an empty cache at once can crash (SIGBUS).
-        Loader.load(org.bytedeco.pytorch.global.torch.class);
-        preloadVideoNatives();
+        // Not when this process's host has unpacked them already (bin/diffuse does, under a lock, in every
+        // process): then the launcher, which only supervises, loads no natives at all.
+        if (!Boolean.getBoolean(NATIVES_UNPACKED)) {
+            Loader.load(org.bytedeco.pytorch.global.torch.class);
+            preloadVideoNatives();
+        }
         int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
 
         List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();

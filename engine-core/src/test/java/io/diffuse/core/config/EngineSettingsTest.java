@@ -36,6 +36,17 @@ class EngineSettingsTest {
         assertEquals("local", s.vae().executor());
         assertEquals("gloo", s.dist().backend());
         assertEquals(Duration.ofSeconds(60), s.dist().timeout());
+        assertEquals("auto", s.attention().backend());
+    }
+
+    @Test
+    void attentionBackendIsReadCaseInsensitivelyAndCudaOnlyOnesNeedCuda() {
+        assertEquals("math", settings(Map.of("diffuse.attention.backend", "Math")).attention().backend());
+        assertEquals("flash", settings(Map.of("diffuse.attention.backend", "flash")).attention().backend());
+        assertEquals("cudnn", settings(Map.of("diffuse.device", "cuda", "diffuse.attention.backend", "cudnn"))
+                .attention().backend());
+        assertEquals("efficient", settings(Map.of("diffuse.device", "cuda:1", "diffuse.attention.backend", "efficient"))
+                .attention().backend());
     }
 
     @Test
@@ -104,6 +115,9 @@ class EngineSettingsTest {
         "diffuse.dist.timeout|-5s|diffuse.dist.timeout|positive duration",
         "diffuse.dist.timeout|soon|diffuse.dist.timeout|duration such as 60s",
         "diffuse.parallel.strategy|local|diffuse.parallel.strategy|runs on one rank",
+        "diffuse.attention.backend|fastest|diffuse.attention.backend|allowed: auto, flash, efficient, cudnn, math",
+        "diffuse.attention.backend|cudnn|diffuse.attention.backend|runs only on CUDA",
+        "diffuse.attention.backend|efficient|diffuse.attention.backend|on cpu use auto, flash or math",
     })
     void badValueNamesItsPath(String key, String value, String path, String allowed) {
         Map<String, Object> flags = new java.util.HashMap<>(Map.of(key, value));

@@ -47,6 +47,20 @@ class RankRuntimeTest {
     }
 
     @Test
+    void joiningSetsTheConfiguredAttentionBackendForThisProcess() {
+        try (RankRuntime runtime = RankRuntime.join(settings(Map.of("diffuse.attention.backend", "math")), NOTHING, Map.of())) {
+            org.bytedeco.pytorch.Context context = torch.globalContext();
+            assertTrue(context.userEnabledMathSDP() && !context.userEnabledFlashSDP() && !context.userEnabledCuDNNSDP()
+                    && !context.userEnabledMemEfficientSDP(), "only math allowed");
+        } finally {
+            AttentionBackend.apply("auto");
+        }
+        try (RankRuntime runtime = RankRuntime.join(settings(Map.of()), NOTHING, Map.of())) {
+            assertTrue(torch.globalContext().userEnabledFlashSDP() && torch.globalContext().userEnabledMathSDP(), "auto allows all");
+        }
+    }
+
+    @Test
     void aRankWithoutRankZeroGivesUpAtTheConfiguredTimeout() {
         int port = io.diffuse.core.launch.LocalLauncherTestAccess.freePort(); // nobody listens there
         EngineSettings settings = settings(Map.of("diffuse.parallel.nproc", 2, "diffuse.parallel.ulysses", 2,

@@ -3,16 +3,24 @@ package io.diffuse.usp.attention;
 import static org.bytedeco.pytorch.global.torch.cat;
 import static org.bytedeco.pytorch.global.torch.exp;
 
+import org.bytedeco.pytorch.Dispatcher;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Exact attention of queries over one block of keys returning a {@link Partial} (output and
- * log-sum-exp) in fp32. The presets expose no CPU kernel that returns the log-sum-exp, so scores are
- * computed explicitly; queries are processed in chunks so the (B, H, chunk, Sk) score tensor stays
- * bounded.
+ * log-sum-exp) in fp32. On the CPU this is libtorch's fused flash kernel that also returns the
+ * log-sum-exp ({@code aten::_scaled_dot_product_flash_attention_for_cpu}, the kernel one rank and
+ * Ulysses run through SDPA), called through the dispatcher because the presets do not wrap it: no
+ * score matrix is materialised. Elsewhere (CUDA, meta), and when {@code diffuse.attention.backend}
+ * disallows flash, scores are computed explicitly, queries in chunks so the (B, H, chunk, Sk) score
+ * tensor stays bounded.
  */
 public final class BlockAttention {
     /** Upper bound on score elements materialised at once (64 Mi floats = 256 MiB). */
@@ -31,10 +39,45 @@ public final class BlockAttention {
      * @return the partial result over this block, (B, H, Sq, D) and (B, H, Sq, 1), fp32
      */
     public static Partial attend(Tensor query, Tensor key, Tensor value, Tensor keyValid) {
+        if (query.device().is_cpu() && torch.globalContext().userEnabledFlashSDP()) {
+            return attendFused(query, key, value, keyValid);
+        }
         return attend(query, key, value, keyValid, MAX_SCORE_ELEMENTS);
     }
 
-    /** {@link #attend(Tensor, Tensor, Tensor, Tensor)} with at most {@code maxScoreElements} scores at once. */
+    /** {@link #attend(Tensor, Tensor, Tensor, Tensor)} by the fused CPU flash kernel. */
+    static Partial attendFused(Tensor query, Tensor key, Tensor value, Tensor keyValid) {
+        long batch = query.size(0);
+        long keys = key.size(1);
+        // (B, S, H, D) -> (B, H, S, D), fp32 so partial results merge without rounding drift.
+        Tensor q = query.to(ScalarType.Float).transpose(1, 2);
+        Tensor k = key.to(ScalarType.Float).transpose(1, 2);
+        Tensor v = value.to(ScalarType.Float).transpose(1, 2);
+        IValue mask = new IValue();
+        if (keyValid != null) {
+            // Additive (B, 1, 1, Sk) mask, as SDPA turns a boolean mask into: 0 where seen, -inf where hidden.
+            Tensor additive = torch.zeros(new long[] {batch, 1, 1, keys}, new TensorOptions(ScalarType.Float)
+                    .device(new org.bytedeco.pytorch.DeviceOptional(query.device())));
+            mask = new IValue(additive.masked_fill(keyValid.logical_not().view(batch, 1, 1, keys),
+                    new Scalar(Double.NEGATIVE_INFINITY)));
+        }
+        // _scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal, *, attn_mask, scale)
+        //     -> (output (B, H, Sq, D), logsumexp (B, H, Sq))
+        IValueVector stack = new IValueVector(new IValue(q), new IValue(k), new IValue(v), new IValue(0.0),
+                new IValue(false), mask, new IValue());
+        Dispatcher.singleton().findSchemaOrThrow("aten::_scaled_dot_product_flash_attention_for_cpu", "").callBoxed(stack);
+        Tensor out = stack.get(0).toTensor();
+        Tensor lse = stack.get(1).toTensor().unsqueeze(-1); // (B, H, Sq, 1)
+        if (keyValid != null && !keyValid.any(1).all().item_bool()) {
+            // A query with every key hidden saw nothing: (0, -inf), whatever the kernel leaves there.
+            Tensor blind = keyValid.any(1).logical_not().view(batch, 1, 1, 1);
+            out = out.masked_fill(blind, new Scalar(0.0));
+            lse = lse.masked_fill(blind, new Scalar(Double.NEGATIVE_INFINITY));
+        }
+        return new Partial(out, lse);
+    }
+
+    /** The materialised path: at most {@code maxScoreElements} scores at once. */
     static Partial attend(Tensor query, Tensor key, Tensor value, Tensor keyValid, long maxScoreElements) {
         long batch = query.size(0);
         long queries = query.size(1);

@@ -86,6 +86,50 @@ class BlockAttentionTest {
         }
     }
 
+    @Test
+    void fusedKernelEqualsMaterialisedScoresIncludingMasksAndBlindQueries() {
+        try (PointerScope scope = new PointerScope()) {
+            manual_seed(13);
+            Tensor q = randn(3, 37, 2, 16);
+            Tensor k = randn(3, 53, 2, 16);
+            Tensor v = randn(3, 53, 2, 16);
+            // batch 0: all keys seen; batch 1: some hidden; batch 2: every key hidden.
+            Tensor valid = ones(3, 53).to(ScalarType.Bool);
+            valid.select(0, 1).narrow(0, 40, 13).fill_(new org.bytedeco.pytorch.Scalar(0));
+            valid.select(0, 2).fill_(new org.bytedeco.pytorch.Scalar(0));
+            for (Tensor mask : new Tensor[] {null, valid}) {
+                Partial fused = BlockAttention.attendFused(q, k, v, mask);
+                Partial explicit = BlockAttention.attend(q, k, v, mask, 1L << 20);
+                assertClose(explicit.out(), fused.out());
+                assertTrue(fused.lse().isneginf().equal(explicit.lse().isneginf()), "the same queries saw nothing");
+                Tensor seen = explicit.lse().isneginf().logical_not();
+                assertClose(explicit.lse().masked_select(seen), fused.lse().masked_select(seen));
+                assertFalse(fused.out().isnan().any().item_bool() || fused.lse().isnan().any().item_bool());
+            }
+        }
+    }
+
+    @Test
+    void attendUsesTheFusedKernelOnlyWhileFlashIsAllowed() {
+        try (PointerScope scope = new PointerScope()) {
+            manual_seed(17);
+            Tensor q = randn(1, 64, 2, 32);
+            Tensor k = randn(1, 96, 2, 32);
+            Tensor v = randn(1, 96, 2, 32);
+            Tensor fused = BlockAttention.attendFused(q, k, v, null).out();
+            Tensor explicit = BlockAttention.attend(q, k, v, null, 1L << 20).out();
+            // Same attention, different kernels: they differ in the last bits, so which one ran is visible.
+            assertFalse(org.bytedeco.pytorch.global.torch.equal(fused, explicit));
+            assertTrue(org.bytedeco.pytorch.global.torch.equal(fused, BlockAttention.attend(q, k, v, null).out()));
+            org.bytedeco.pytorch.global.torch.globalContext().setSDPUseFlash(false); // diffuse.attention.backend = math
+            try {
+                assertTrue(org.bytedeco.pytorch.global.torch.equal(explicit, BlockAttention.attend(q, k, v, null).out()));
+            } finally {
+                org.bytedeco.pytorch.global.torch.globalContext().setSDPUseFlash(true);
+            }
+        }
+    }
+
     static Tensor sdpa(Tensor q, Tensor k, Tensor v, Tensor valid) {
         TensorOptional mask = valid == null ? new TensorOptional()
                 : new TensorOptional(valid.view(valid.size(0), 1, 1, valid.size(1)));
