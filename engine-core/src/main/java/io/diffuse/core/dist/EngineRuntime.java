@@ -121,12 +121,21 @@ public final class EngineRuntime implements AutoCloseable {
      *         the VAE executor) is not installed
      */
     public RuntimeContext context(CheckpointLoader checkpoints) {
-        ParallelStrategy strategy = registry.strategy(settings.parallel().strategy());
-        String executorName = settings.vae().executor();
+        return context(checkpoints, settings);
+    }
+
+    /**
+     * The context of one request whose plan, strategy, VAE executor and tiling come from
+     * {@code request} (the server's per-request plan within this world); device and dtype stay the
+     * runtime's, and the groups are the cached ones of the request's layout.
+     */
+    public RuntimeContext context(CheckpointLoader checkpoints, EngineSettings request) {
+        ParallelStrategy strategy = registry.strategy(request.parallel().strategy());
+        String executorName = request.vae().executor();
         // Looked up when asked for: work without a VAE (a transformer run) needs no VAE executor installed.
-        return new RunContext(device(), settings.dtype(), checkpoints, groups(), strategy,
-                () -> registry.vaeExecutor(executorName), settings.vae().tilingSettings(),
-                settings.vae().resultOnAllRanks(), settings::subtree);
+        return new RunContext(device(), settings.dtype(), checkpoints, groups(request.parallel().plan()), strategy,
+                () -> registry.vaeExecutor(executorName), request.vae().tilingSettings(),
+                request.vae().resultOnAllRanks(), request::subtree);
     }
 
     /** Shuts the groups down now, without the final barrier: for a rank that failed. */

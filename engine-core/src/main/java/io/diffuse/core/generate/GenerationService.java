@@ -205,6 +205,16 @@ public final class GenerationService {
          * each written file to {@code written}.
          */
         public GenerationResult generate(GenerateSettings request, ProgressListener listener, Consumer<String> written) {
+            return generate(request, context, listener, written);
+        }
+
+        /**
+         * As {@link #generate(GenerateSettings, ProgressListener, Consumer)} in {@code requestContext}
+         * (a request's own plan, strategy and VAE executor within the loaded world: the server).
+         */
+        public GenerationResult generate(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext requestContext,
+                ProgressListener listener, Consumer<String> written) {
+            io.diffuse.api.runtime.RuntimeContext context = requestContext;
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> embeds = request.promptEmbeds().map(checkpoints::readTensors).orElse(Map.of());
                 GenerationResult result = pipeline.generate(request.request(embeds), context, listener);
