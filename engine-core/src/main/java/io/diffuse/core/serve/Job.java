@@ -31,6 +31,8 @@ final class Job {
 
     private Status status = Status.queued;
     private int progress;
+    private int step;
+    private int steps;
     private Long startedAt;
     private Long completedAt;
     private long expiresAt;
@@ -82,6 +84,12 @@ final class Job {
 
     synchronized void progress(int percent) {
         progress = Math.max(progress, Math.min(100, percent));
+    }
+
+    /** The denoising step just finished (1-based) of {@code total}. */
+    synchronized void step(int done, int total) {
+        step = done;
+        steps = total;
     }
 
     synchronized void stage(String stage, double seconds) {
@@ -143,6 +151,8 @@ final class Job {
         j.put("model", model);
         j.put("status", status.name());
         j.put("progress", progress);
+        j.put("step", step);
+        j.put("steps", steps);
         j.put("created_at", createdAt);
         j.put("completed_at", completedAt);
         j.put("expires_at", finished() ? expiresAt : null);

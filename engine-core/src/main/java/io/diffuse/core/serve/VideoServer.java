@@ -249,6 +249,7 @@ final class VideoServer {
                 metrics.step(stage, Duration.ofNanos(now - stepStart));
                 stepStart = now;
                 // Encoding is short; denoising moves 5..95 %; decoding and writing the rest.
+                job.step(step, total);
                 job.progress(5 + 90 * step / Math.max(1, total));
             }
 
