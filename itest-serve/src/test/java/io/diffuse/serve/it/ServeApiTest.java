@@ -248,11 +248,41 @@ class ServeApiTest {
     }
 
     /**
+     * The official OpenAI Python SDK ({@code videos.create}, {@code poll}, {@code retrieve},
+     * {@code download_content}, {@code list}) through tools/openai_sdk_check.py. Needs a Python with
+     * the {@code openai} package: $DIFFUSE_OPENAI_PYTHON, else python3 (.ci/run installs it into a
+     * virtual environment); skipped, saying so, where there is none.
+     */
+    @Test
+    @Order(7)
+    void theOfficialOpenAiPythonSdkCreatesPollsAndDownloads() throws Exception {
+        String python = System.getenv().getOrDefault("DIFFUSE_OPENAI_PYTHON", "python3");
+        boolean hasSdk;
+        try {
+            Process probe = new ProcessBuilder(python, "-c", "import openai").redirectErrorStream(true).start();
+            probe.getInputStream().readAllBytes();
+            hasSdk = probe.waitFor() == 0;
+        } catch (java.io.IOException e) {
+            hasSdk = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(hasSdk, python + " cannot import openai (pip install openai, or set"
+                + " DIFFUSE_OPENAI_PYTHON)");
+        Path script = Path.of("..", "tools", "openai_sdk_check.py").toAbsolutePath().normalize();
+        Path mp4 = tmp.resolve("sdk.mp4");
+        Process p = new ProcessBuilder(python, "-W", "ignore", script.toString(), serve.base, "", mp4.toString())
+                .redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), log + "\n" + serve.output());
+        assertTrue(log.contains("ok: "), log);
+        assertTrue(isMp4(Files.readAllBytes(mp4)));
+    }
+
+    /**
      * 8 clients at once against a queue of 2: each request is either admitted (and then completes)
      * or refused with 429 and Retry-After; none is lost or duplicated; the gauges return to 0.
      */
     @Test
-    @Order(7)
+    @Order(8)
     void boundedLoadEveryRequestCompletesOrGets429AndTheGaugesReturnToZero() throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(8);
         List<Future<HttpResponse<String>>> sent = new ArrayList<>();
@@ -285,7 +315,7 @@ class ServeApiTest {
 
     /** SIGTERM: the running job finishes, the queued one fails with a reason, every process exits 0. */
     @Test
-    @Order(8)
+    @Order(9)
     void sigtermFinishesTheRunningJobFailsTheQueuedOneAndExitsZero() throws Exception {
         String running = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 30)))
                 .get("id");
