@@ -75,7 +75,8 @@ public final class ServeRank {
                 server.ready();
                 out.println("diffuse serve: ready");
                 out.flush();
-                server.runScheduler(runner, control, pids, p -> runtime.groups(p.settings().parallel().plan()));
+                server.runScheduler(runner, control, pids, p -> runtime.groups(p.settings().parallel().plan()),
+                        runtime.settings().dist().timeout());
             } else {
                 follow(runner, control);
             }

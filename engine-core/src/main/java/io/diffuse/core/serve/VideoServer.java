@@ -152,12 +152,13 @@ final class VideoServer {
      * @param pids every rank's process id (to name a rank that died)
      */
     void runScheduler(JobRunner runner, ControlPlane control, long[] pids, java.util.function.Function<GenerationPlan,
-            ProcessGroups> groupsOf) {
-        long tick = Math.max(200, Math.min(5000, settings.requestTimeout().toMillis()));
+            ProcessGroups> groupsOf, Duration collectiveTimeout) {
+        // Waiting ranks sit in a broadcast: tick well within the collective timeout.
+        long tick = Math.max(50, Math.min(5000, collectiveTimeout.toMillis() / 4));
         while (true) {
             Job job;
             try {
-                job = queue.poll(state == State.draining ? 50 : tickMillis(tick), TimeUnit.MILLISECONDS);
+                job = queue.poll(state == State.draining ? 50 : tick, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 beginDrain();
@@ -186,10 +187,6 @@ final class VideoServer {
         }
     }
 
-    private static long tickMillis(long tick) {
-        return tick;
-    }
-
     private void runJob(Job job, JobRunner runner, ControlPlane control, long[] pids,
             java.util.function.Function<GenerationPlan, ProcessGroups> groupsOf) {
         GenerationPlan plan;
@@ -201,7 +198,8 @@ final class VideoServer {
             finishFailed(job, "invalid_request", e.getMessage());
             return;
         }
-        Config config = plan.config().withOnlyPath("diffuse");
+        // What every rank needs to run the job (not the server's own settings, such as its API key).
+        Config config = plan.config().withOnlyPath("diffuse").withoutPath(ServeSettings.PREFIX);
         String payload = config.root().render(ConfigRenderOptions.concise());
         job.start(describe(plan.settings()));
         metrics.running(true);
