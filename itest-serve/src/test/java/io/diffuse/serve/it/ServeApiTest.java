@@ -250,13 +250,13 @@ class ServeApiTest {
     /**
      * The official OpenAI Python SDK ({@code videos.create}, {@code poll}, {@code retrieve},
      * {@code download_content}, {@code list}) through tools/openai_sdk_check.py. Needs a Python with
-     * the {@code openai} package: $DIFFUSE_OPENAI_PYTHON, else python3 (.ci/run installs it into a
+     * the {@code openai} package: $IO_DIFFUSE_OPENAI_PYTHON, else python3 (.ci/run installs it into a
      * virtual environment); skipped, saying so, where there is none.
      */
     @Test
     @Order(7)
     void theOfficialOpenAiPythonSdkCreatesPollsAndDownloads() throws Exception {
-        String python = System.getenv().getOrDefault("DIFFUSE_OPENAI_PYTHON", "python3");
+        String python = System.getenv().getOrDefault("IO_DIFFUSE_OPENAI_PYTHON", "python3");
         boolean hasSdk;
         try {
             Process probe = new ProcessBuilder(python, "-c", "import openai").redirectErrorStream(true).start();
@@ -266,7 +266,7 @@ class ServeApiTest {
             hasSdk = false;
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(hasSdk, python + " cannot import openai (pip install openai, or set"
-                + " DIFFUSE_OPENAI_PYTHON)");
+                + " IO_DIFFUSE_OPENAI_PYTHON)");
         Path script = Path.of("..", "tools", "openai_sdk_check.py").toAbsolutePath().normalize();
         Path mp4 = tmp.resolve("sdk.mp4");
         Process p = new ProcessBuilder(python, "-W", "ignore", script.toString(), serve.base, "", mp4.toString())
@@ -314,8 +314,43 @@ class ServeApiTest {
     }
 
     /** SIGTERM: the running job finishes, the queued one fails with a reason, every process exits 0. */
+    /**
+     * A soak of sequential jobs: every rank's resident memory stays flat (after a warm-up of 5 jobs,
+     * the next 25 may add at most 64 MiB to any rank: allocator caches settle, a per-job leak of the
+     * demo's tensors would exceed it).
+     */
     @Test
     @Order(9)
+    void thirtySequentialJobsKeepEveryRanksResidentMemoryFlat() throws Exception {
+        long[] pids = {serve.rankPid(0), serve.rankPid(1)};
+        long[] warm = null;
+        for (int i = 0; i < 30; i++) {
+            String id = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 2,
+                    "seed", i))).get("id");
+            assertEquals("completed", serve.awaitEnd(id, Duration.ofMinutes(1)).get("status"));
+            assertEquals(200, serve.delete("/v1/videos/" + id).statusCode());
+            if (i == 4) {
+                warm = new long[] {rss(pids[0]), rss(pids[1])};
+            }
+        }
+        for (int r = 0; r < 2; r++) {
+            long grew = rss(pids[r]) - warm[r];
+            System.out.println("soak: rank " + r + " resident memory grew by " + (grew >> 10) + " KiB over 25 jobs");
+            assertTrue(grew < 64L << 20, "rank " + r + " grew by " + (grew >> 20) + " MiB over 25 jobs");
+        }
+    }
+
+    private static long rss(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new AssertionError("no VmRSS for " + pid);
+    }
+
+    @Test
+    @Order(10)
     void sigtermFinishesTheRunningJobFailsTheQueuedOneAndExitsZero() throws Exception {
         String running = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 30)))
                 .get("id");
