@@ -315,12 +315,43 @@ class ServeApiTest {
 
     /** SIGTERM: the running job finishes, the queued one fails with a reason, every process exits 0. */
     /**
+     * The playground page at {@code /} in headless Chromium (Debian's {@code chromium}; .ci/run
+     * installs it, the test is skipped, saying so, without it): the page submits the demo prompt as a
+     * person would (multipart, like the form), follows the progress and loads the finished MP4 into its
+     * video element, which reports the decoded frame size.
+     */
+    @Test
+    @Order(9)
+    void thePlaygroundPageSubmitsThePromptAndPlaysTheVideoInHeadlessChromium() throws Exception {
+        String chromium = System.getenv().getOrDefault("IO_DIFFUSE_CHROMIUM", "chromium");
+        boolean present;
+        try {
+            Process probe = new ProcessBuilder(chromium, "--version").redirectErrorStream(true).start();
+            probe.getInputStream().readAllBytes();
+            present = probe.waitFor() == 0;
+        } catch (java.io.IOException e) {
+            present = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(present, chromium + " not found (apt-get install chromium)");
+        Path profile = Files.createDirectories(tmp.resolve("chromium-profile"));
+        Process browser = new ProcessBuilder(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="
+                + profile, "--virtual-time-budget=120000", "--dump-dom", serve.base
+                + "/?prompt=a%20cat%20in%20the%20playground&size=64x64&frames=5&steps=3&seed=5&autorun=1")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String dom = new String(browser.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(browser.waitFor(3, java.util.concurrent.TimeUnit.MINUTES));
+        assertTrue(dom.contains("data-state=\"video-loaded 64x64\""), dom);
+        Map<String, Object> list = ServeProcess.json(serve.get("/v1/videos?limit=1"));
+        assertTrue(list.get("data").toString().contains("a cat in the playground"), list.toString());
+    }
+
+    /**
      * A soak of sequential jobs: every rank's resident memory stays flat (after a warm-up of 5 jobs,
      * the next 25 may add at most 64 MiB to any rank: allocator caches settle, a per-job leak of the
      * demo's tensors would exceed it).
      */
     @Test
-    @Order(9)
+    @Order(10)
     void thirtySequentialJobsKeepEveryRanksResidentMemoryFlat() throws Exception {
         long[] pids = {serve.rankPid(0), serve.rankPid(1)};
         long[] warm = null;
@@ -350,7 +381,7 @@ class ServeApiTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void sigtermFinishesTheRunningJobFailsTheQueuedOneAndExitsZero() throws Exception {
         String running = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 30)))
                 .get("id");
