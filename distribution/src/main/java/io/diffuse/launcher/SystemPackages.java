@@ -16,13 +16,15 @@ import java.util.regex.Pattern;
  * The packages the system bundle exports to bundles ({@code org.osgi.framework.system.packages.extra}):
  * every package with classes under the given prefixes found in the class-path jars (the native
  * presets {@code org.bytedeco.*} with all their sub-packages, picocli, SLF4J, DJL's HF tokenizers
- * (JNI, used by plugin-hunyuan15)), each with the version
+ * (JNI, used by plugin-hunyuan15), and the serve command's Jetty, Jackson and Micrometer), each with the version
  * of its jar. Native jars stay on the class path because libtorch is loaded once per process; the
  * bundles see them through these exports.
  */
 public final class SystemPackages {
     /** Package prefixes the launcher exports from its class path. */
-    public static final List<String> PREFIXES = List.of("org.bytedeco.", "picocli", "org.slf4j", "ai.djl.");
+    public static final List<String> PREFIXES = List.of("org.bytedeco.", "picocli", "org.slf4j", "ai.djl.",
+            // diffuse serve's HTTP server, JSON and metrics libraries
+            "org.eclipse.jetty.", "com.fasterxml.jackson.", "io.micrometer.", "io.prometheus.");
 
     private static final Pattern LEADING_VERSION = Pattern.compile("^(\\d+)(?:\\.(\\d+))?(?:\\.(\\d+))?(.*)$");
 

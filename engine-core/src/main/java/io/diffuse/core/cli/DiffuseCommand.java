@@ -8,7 +8,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "diffuse", mixinStandardHelpOptions = true, versionProvider = DiffuseCommand.Version.class,
         description = "Diffuse: a diffusion inference engine for the JVM.",
         subcommands = {InfoCommand.class, GenerateCommand.class, RunComponentCommand.class, CommCheckCommand.class,
-            BenchCommand.class})
+            BenchCommand.class, ServeCommand.class})
 public final class DiffuseCommand implements Runnable {
     @Spec
     CommandSpec spec;

@@ -47,6 +47,14 @@ public abstract class RankedCommand implements Callable<Integer> {
     /** The work of one rank; returns this rank's exit code. */
     protected abstract int runOnRank(RankRuntime runtime);
 
+    /**
+     * How long ranks may take to finish when the launcher is told to stop (SIGTERM); zero (the
+     * default) kills them at once. A server drains its work in this time.
+     */
+    protected java.time.Duration launcherStopGrace(EngineSettings settings) {
+        return java.time.Duration.ZERO;
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -79,7 +87,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             command.addAll(spec.root().commandLine().getParseResult().originalArgs());
             return LocalLauncher.launch(command, settings.parallel().nproc(), settings.dist().masterAddr(),
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),
-                    spec.commandLine().getErr());
+                    spec.commandLine().getErr(), launcherStopGrace(settings));
         }
         try (RankRuntime runtime = RankRuntime.join(settings, env.registry(), environ)) {
             try {

@@ -219,6 +219,15 @@ public final class GenerationService {
             return run(request.generate(), runtime.context(checkpoints, request.settings()), listener, written);
         }
 
+        /**
+         * As {@link #generate(GenerateSettings, ProgressListener, Consumer)} in {@code requestContext}
+         * (a request's own plan, strategy and VAE executor within the loaded world: the server).
+         */
+        public GenerationResult generate(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext requestContext,
+                ProgressListener listener, Consumer<String> written) {
+            return run(request, requestContext, listener, written);
+        }
+
         private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
                 ProgressListener listener, Consumer<String> written) {
             try (PointerScope scope = new PointerScope()) {

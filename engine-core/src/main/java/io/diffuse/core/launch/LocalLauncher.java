@@ -66,6 +66,17 @@ public final class LocalLauncher {
      */
     public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
             PrintWriter out, PrintWriter err) {
+        return launch(command, nproc, masterAddr, masterPort, timeout, out, err, Duration.ZERO);
+    }
+
+    /**
+     * As {@link #launch(List, int, String, int, Duration, PrintWriter, PrintWriter)}; when the
+     * launcher itself is told to stop (SIGTERM, Ctrl-C) and {@code stopGrace} is positive, the ranks
+     * get SIGTERM and up to {@code stopGrace} to finish (a server drains its work), and the launcher
+     * exits 0 if they all exited 0; otherwise (and with zero grace) they are killed at once.
+     */
+    public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
+            PrintWriter out, PrintWriter err, Duration stopGrace) {
         if (nproc < 2) {
             throw new IllegalArgumentException("the launcher runs 2 or more ranks, got " + nproc);
         }
@@ -80,9 +91,34 @@ public final class LocalLauncher {
 
         List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<Thread> pumps = new ArrayList<>();
-        // Ctrl-C or SIGTERM: ranks get SIGTERM and a grace period to run their own shutdown hooks (which
-        // remove unfinished outputs) before they are killed; the pipe they watch closes only after that.
-        Thread killer = new Thread(() -> stopAll(procs), "diffuse-rank-stopper");
+        Thread killer = new Thread(() -> {
+            if (stopGrace.isZero() || stopGrace.isNegative()) {
+                procs.forEach(Process::destroyForcibly);
+                return;
+            }
+            // SIGTERM through the handle: Process.destroy() would also close the rank's standard input,
+            // which the rank reads as its launcher gone (LauncherWatch) and halts at once.
+            procs.forEach(p -> p.toHandle().destroy());
+            long deadline = System.nanoTime() + stopGrace.toNanos();
+            boolean clean = true;
+            for (Process p : procs) {
+                try {
+                    if (!p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                        p.destroyForcibly();
+                        clean = false;
+                    } else {
+                        clean &= p.exitValue() == 0;
+                    }
+                } catch (InterruptedException e) {
+                    p.destroyForcibly();
+                    clean = false;
+                }
+            }
+            out.flush();
+            err.flush();
+            // A stop the ranks finished cleanly is a clean exit (not 143 for SIGTERM).
+            Runtime.getRuntime().halt(clean ? 0 : 1);
+        }, "diffuse-rank-killer");
         Runtime.getRuntime().addShutdownHook(killer);
         try {
             BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
@@ -152,7 +188,9 @@ public final class LocalLauncher {
                 }
             }
             if (failure != null) {
-                stopAll(procs);
+                // With a stop grace (a server), the ranks left get SIGTERM alone so rank 0 can still
+                // report the failed job for a moment; otherwise closing their input halts them at once.
+                stopAll(procs, stopGrace.isZero() || stopGrace.isNegative());
             }
             for (Thread t : pumps) {
                 try {
@@ -272,8 +310,17 @@ public final class LocalLauncher {
     }
 
     private static void stopAll(List<Process> procs) {
+        stopAll(procs, true);
+    }
+
+    /** SIGTERM, then SIGKILL after {@link #STOP_GRACE}; {@code closeInput} also closes their input (LauncherWatch halts them). */
+    private static void stopAll(List<Process> procs, boolean closeInput) {
         for (Process p : procs) {
-            p.destroy();
+            if (closeInput) {
+                p.destroy();
+            } else {
+                p.toHandle().destroy();
+            }
         }
         long deadline = System.nanoTime() + STOP_GRACE.toNanos();
         for (Process p : procs) {

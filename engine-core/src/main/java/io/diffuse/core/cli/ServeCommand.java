@@ -1,0 +1,100 @@
+package io.diffuse.core.cli;
+
+import io.diffuse.api.DiffuseException;
+import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.config.ConfigLoader;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.generate.GenerationPlan;
+import io.diffuse.core.generate.GenerationService;
+import io.diffuse.core.serve.ServeRank;
+import io.diffuse.core.serve.ServeSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code diffuse serve}: starts the ranks once, loads the model once per rank, and serves the
+ * OpenAI-compatible video API from rank 0 (docs/serving.md). Each request's settings are layered
+ * over the server's configuration (re-read per job, so a {@code deploy/*.cfg} or ConfigAdmin change
+ * applies from the next job on) and checked by the {@link GenerationService} before the job is
+ * queued.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve the OpenAI-compatible video API (POST /v1/videos ...) from ranks started once.",
+            "Listens on 127.0.0.1:8000 by default; keys diffuse.serve.* (see docs/serving.md); plan flags as in generate."})
+public final class ServeCommand extends RankedCommand {
+    @Option(names = "--host", paramLabel = "ADDR", description = "Address to listen on (diffuse.serve.host, default 127.0.0.1).")
+    String host;
+    @Option(names = "--port", paramLabel = "N", description = "Port (diffuse.serve.port, default 8000; 0 = any free port).")
+    Integer port;
+    @Option(names = "--model", paramLabel = "DIR|builtin:NAME", description = "The model to serve (default builtin:demo).")
+    String model;
+    @Option(names = "--model-family", paramLabel = "NAME", description = "Model family (see `diffuse info`).")
+    String modelFamily;
+    @Option(names = "--output-dir", paramLabel = "DIR", description = "Folder for the jobs' videos (diffuse.serve.output-dir).")
+    Path outputDir;
+
+    private final DiffusersCheckpointLoader checkpoints = new DiffusersCheckpointLoader();
+    private GenerationService service;
+    private GenerationPlan plan;
+    private ServeSettings serve;
+
+    public ServeCommand(CliEnvironment env) {
+        super(env);
+        options.extraFlags = f -> {
+            EngineOptions.put(f, "diffuse.serve.host", host);
+            EngineOptions.put(f, "diffuse.serve.port", port);
+            EngineOptions.put(f, "diffuse.generate.model", model);
+            EngineOptions.put(f, "diffuse.generate.model-family", modelFamily);
+            EngineOptions.put(f, "diffuse.serve.output-dir", outputDir == null ? null : outputDir.toString());
+        };
+    }
+
+    @Override
+    protected EngineSettings prepare(LayeredConfig layers) {
+        try {
+            Class.forName("org.eclipse.jetty.server.Server", false, ServeCommand.class.getClassLoader());
+            Class.forName("com.fasterxml.jackson.databind.ObjectMapper", false, ServeCommand.class.getClassLoader());
+            Class.forName("io.micrometer.prometheusmetrics.PrometheusMeterRegistry", false, ServeCommand.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new DiffuseException("diffuse serve needs Jetty 12, Jackson and Micrometer's Prometheus registry on the host's"
+                    + " class path (" + e.getMessage() + " is missing); the distribution ships them in lib/");
+        }
+        serve = ServeSettings.from(layers.effective());
+        try {
+            Files.createDirectories(serve.outputDir());
+        } catch (IOException e) {
+            throw new DiffuseException("diffuse.serve.output-dir " + serve.outputDir() + " cannot be created: " + e.getMessage());
+        }
+        service = new GenerationService(env.registry(), checkpoints);
+        plan = service.checkedPlan(layers.withDefault("diffuse.generate.output",
+                serve.outputDir().resolve("startup-check.mp4").toString(), "diffuse serve"));
+        return plan.settings();
+    }
+
+    /** The checked plan of one request: its flags over the server's, the configuration read now. */
+    private synchronized GenerationPlan planFor(Map<String, Object> request) {
+        Map<String, Object> f = options.flags();
+        f.putAll(request);
+        LayeredConfig layers = ConfigLoader.layers(options.configFile(), f, env.managedConfiguration().get(),
+                env.registry().classLoaders());
+        return service.checkedPlan(layers);
+    }
+
+    @Override
+    protected Duration launcherStopGrace(EngineSettings settings) {
+        return serve.drainTimeout().plus(serve.faultLinger()).plusSeconds(10);
+    }
+
+    @Override
+    protected int runOnRank(RankRuntime runtime) {
+        return ServeRank.run(runtime, service, plan, serve, checkpoints, this::planFor, spec.commandLine().getOut(),
+                spec.commandLine().getErr());
+    }
+}

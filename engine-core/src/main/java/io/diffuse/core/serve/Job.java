@@ -1,0 +1,167 @@
+package io.diffuse.core.serve;
+
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One video job of the server: what the client asked for (as configuration flags over the
+ * server's own), where it stands, and what it ran with. Guarded by its own monitor: HTTP threads
+ * read it while the scheduler updates it.
+ */
+final class Job {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    enum Status { queued, in_progress, completed, failed }
+
+    final String id;
+    final long createdAt;
+    final String model;
+    final String prompt;
+    final String size;
+    final String seconds;
+    /** The request's settings as {@code diffuse.*} keys (layered as flags over the server's). */
+    final Map<String, Object> flags;
+    final Path mp4;
+    /** Done when the job ends either way (for POST /v1/videos/sync). */
+    final CompletableFuture<Job> done = new CompletableFuture<>();
+
+    private Status status = Status.queued;
+    private int progress;
+    private int step;
+    private int steps;
+    private Long startedAt;
+    private Long completedAt;
+    private long expiresAt;
+    private String errorCode;
+    private String errorMessage;
+    private volatile boolean cancelRequested;
+    private Map<String, Object> plan = Map.of();
+    private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
+
+    /** A new random job id (128 random bits: not guessable, so a job is as private as its id). */
+    static String newId() {
+        return "video_" + HexFormat.of().formatHex(randomBytes());
+    }
+
+    Job(String id, String model, String prompt, String size, String seconds, Map<String, Object> flags, Path outputDir) {
+        this.id = id;
+        this.createdAt = System.currentTimeMillis() / 1000;
+        this.model = model;
+        this.prompt = prompt;
+        this.size = size;
+        this.seconds = seconds;
+        this.flags = flags;
+        this.mp4 = outputDir.resolve(id + ".mp4");
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    synchronized Status status() {
+        return status;
+    }
+
+    synchronized boolean finished() {
+        return status == Status.completed || status == Status.failed;
+    }
+
+    synchronized void start(Map<String, Object> plan) {
+        status = Status.in_progress;
+        startedAt = System.currentTimeMillis();
+        this.plan = plan;
+    }
+
+    synchronized long startedAtMillis() {
+        return startedAt == null ? 0 : startedAt;
+    }
+
+    synchronized void progress(int percent) {
+        progress = Math.max(progress, Math.min(100, percent));
+    }
+
+    /** The denoising step just finished (1-based) of {@code total}. */
+    synchronized void step(int done, int total) {
+        step = done;
+        steps = total;
+    }
+
+    synchronized void stage(String stage, double seconds) {
+        stageSeconds.put(stage, seconds);
+    }
+
+    /** Ends the job; returns false if it had already ended. */
+    boolean complete(long ttlSeconds) {
+        synchronized (this) {
+            if (finished()) {
+                return false;
+            }
+            status = Status.completed;
+            progress = 100;
+            completedAt = System.currentTimeMillis() / 1000;
+            expiresAt = completedAt + ttlSeconds;
+        }
+        done.complete(this);
+        return true;
+    }
+
+    /** Fails the job with an OpenAI-style error code and a one-line message; false if it had already ended. */
+    boolean fail(String code, String message, long ttlSeconds) {
+        synchronized (this) {
+            if (finished()) {
+                return false;
+            }
+            status = Status.failed;
+            errorCode = code;
+            errorMessage = message;
+            completedAt = System.currentTimeMillis() / 1000;
+            expiresAt = completedAt + ttlSeconds;
+        }
+        done.complete(this);
+        return true;
+    }
+
+    void requestCancel() {
+        cancelRequested = true;
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    synchronized long expiresAt() {
+        return expiresAt;
+    }
+
+    synchronized String errorCode() {
+        return errorCode;
+    }
+
+    /** The OpenAI video object, with the plan and stage timings it ran with. */
+    synchronized Map<String, Object> toJson() {
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("id", id);
+        j.put("object", "video");
+        j.put("model", model);
+        j.put("status", status.name());
+        j.put("progress", progress);
+        j.put("step", step);
+        j.put("steps", steps);
+        j.put("created_at", createdAt);
+        j.put("completed_at", completedAt);
+        j.put("expires_at", finished() ? expiresAt : null);
+        j.put("seconds", seconds);
+        j.put("size", size);
+        j.put("prompt", prompt);
+        j.put("error", errorCode == null ? null : Map.of("code", errorCode, "message", errorMessage));
+        j.put("plan", plan);
+        j.put("stage_seconds", new LinkedHashMap<>(stageSeconds));
+        return j;
+    }
+}

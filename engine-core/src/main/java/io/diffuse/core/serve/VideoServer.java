@@ -1,0 +1,830 @@
+package io.diffuse.core.serve;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigRenderOptions;
+import io.diffuse.api.DiffuseException;
+import io.diffuse.api.dist.ProcessGroup;
+import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.model.GenerationInterruptedException;
+import io.diffuse.api.model.GenerationResult;
+import io.diffuse.api.model.ProgressListener;
+import io.diffuse.core.config.EngineSettings;
+import io.diffuse.core.generate.GenerationPlan;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.MultiPart;
+import org.eclipse.jetty.http.MultiPartConfig;
+import org.eclipse.jetty.http.MultiPartFormData;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Rank 0 of {@code diffuse serve}: the HTTP API (Jetty) on its own threads and the scheduler on the
+ * rank's main thread, which runs one job at a time on every rank through the {@link ControlPlane}.
+ * Every admitted job ends completed or failed with a reason: cancelled, timed out, shut down, or a
+ * rank that failed (the server then fails the rest and stops, non-zero).
+ */
+final class VideoServer {
+    private static final Logger LOG = LoggerFactory.getLogger(VideoServer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    enum State { loading, ready, draining, failed }
+
+    private final ServeSettings settings;
+    private final String modelId;
+    private final String family;
+    private final int worldSize;
+    /** Request flags -> the checked plan (configuration re-read: the managed layer's hot swap). */
+    private final Function<Map<String, Object>, GenerationPlan> planner;
+    private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+    private final List<String> order = new ArrayList<>();
+    private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
+    private final Map<String, Long> groupBytes = new ConcurrentHashMap<>();
+    private final ServeMetrics metrics;
+    private final ScheduledExecutorService janitor;
+    private volatile State state = State.loading;
+    private volatile String failure;
+    private volatile long drainDeadline = Long.MAX_VALUE;
+    private Server http;
+    private int port;
+
+    VideoServer(ServeSettings settings, String modelId, String family, int worldSize,
+            Function<Map<String, Object>, GenerationPlan> planner) {
+        this.settings = settings;
+        this.modelId = modelId;
+        this.family = family;
+        this.worldSize = worldSize;
+        this.planner = planner;
+        this.metrics = new ServeMetrics(queue::size, () -> groupBytes);
+        this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "diffuse-serve-janitor");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Starts the HTTP API (before the model loads: /health answers, /ready says loading). */
+    int start() {
+        QueuedThreadPool threads = new QueuedThreadPool(32, 2);
+        threads.setName("diffuse-http");
+        threads.setDaemon(true);
+        http = new Server(threads);
+        ServerConnector connector = new ServerConnector(http, 1, 1);
+        connector.setHost(settings.host());
+        connector.setPort(settings.port());
+        http.addConnector(connector);
+        http.setHandler(new Handler.Abstract() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) {
+                return VideoServer.this.handle(request, response, callback);
+            }
+        });
+        try {
+            http.start();
+        } catch (Exception e) {
+            throw new DiffuseException("cannot listen on " + settings.host() + ":" + settings.port() + " (diffuse.serve.host/port): "
+                    + e.getMessage(), e);
+        }
+        port = connector.getLocalPort();
+        long sweep = Math.max(1, Math.min(30, settings.jobTtl().toSeconds() / 2));
+        janitor.scheduleWithFixedDelay(this::expire, sweep, sweep, TimeUnit.SECONDS);
+        return port;
+    }
+
+    void ready() {
+        if (state == State.loading) {
+            state = State.ready;
+        }
+    }
+
+    /** Stop admitting; the running job may finish until {@code drain-timeout}, queued jobs fail. */
+    void beginDrain() {
+        if (state == State.ready || state == State.loading) {
+            state = State.draining;
+        }
+        drainDeadline = System.nanoTime() + settings.drainTimeout().toNanos();
+        failQueued("shutting_down", "the server is shutting down (SIGTERM) and did not start this job");
+    }
+
+    void stopHttp() {
+        janitor.shutdownNow();
+        try {
+            if (http != null) {
+                http.stop();
+            }
+        } catch (Exception e) {
+            LOG.debug("stopping the HTTP server: {}", e.toString());
+        }
+    }
+
+    // ------------------------------------------------------------------ scheduler (rank 0's main thread)
+
+    /**
+     * Runs jobs until drained; throws (after failing every job and lingering) when a rank failed.
+     *
+     * @param pids every rank's process id (to name a rank that died)
+     */
+    void runScheduler(JobRunner runner, ControlPlane control, long[] pids, java.util.function.Function<GenerationPlan,
+            ProcessGroups> groupsOf, Duration collectiveTimeout) {
+        // Waiting ranks sit in a broadcast: tick well within the collective timeout.
+        long tick = Math.max(50, Math.min(5000, collectiveTimeout.toMillis() / 4));
+        while (true) {
+            Job job;
+            try {
+                job = queue.poll(state == State.draining ? 50 : tick, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                beginDrain();
+                job = null;
+            }
+            if (job == null) {
+                if (state == State.draining) {
+                    break;
+                }
+                try {
+                    control.send(ControlPlane.TICK, null);
+                } catch (RuntimeException e) {
+                    fault(null, describeFault(e, pids));
+                }
+                continue;
+            }
+            if (job.finished()) {
+                continue; // cancelled while queued
+            }
+            runJob(job, runner, control, pids, groupsOf);
+        }
+        try {
+            control.send(ControlPlane.SHUTDOWN, null);
+        } catch (RuntimeException e) {
+            LOG.debug("shutdown order: {}", e.toString());
+        }
+    }
+
+    private void runJob(Job job, JobRunner runner, ControlPlane control, long[] pids,
+            java.util.function.Function<GenerationPlan, ProcessGroups> groupsOf) {
+        GenerationPlan plan;
+        try {
+            plan = planner.apply(job.flags);
+            requireWorld(plan);
+        } catch (DiffuseException | ApiError e) {
+            // The configuration changed since the job was admitted (hot swap) and no longer fits it.
+            finishFailed(job, "invalid_request", e.getMessage());
+            return;
+        }
+        // What every rank needs to run the job (not the server's own settings, such as its API key).
+        Config config = plan.config().withOnlyPath("diffuse").withoutPath(ServeSettings.PREFIX);
+        String payload = config.root().render(ConfigRenderOptions.concise());
+        job.start(describe(plan.settings()));
+        metrics.running(true);
+        int[] stopped = new int[1];
+        try {
+            control.send(ControlPlane.JOB, payload);
+            GenerationResult result = runner.run(JobRunner.parse(payload), progressOf(job), () -> decide(job), stopped);
+            result.stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
+            recordTraffic(groupsOf.apply(plan));
+            job.complete(settings.jobTtl().toSeconds());
+            metrics.completed();
+            LOG.info("{} completed", job.id);
+        } catch (GenerationInterruptedException e) {
+            String where = " (" + e.getMessage() + ")";
+            switch (stopped[0]) {
+                case JobRunner.CANCELLED -> finishFailed(job, "cancelled", "cancelled by the client; every rank stopped" + where);
+                case JobRunner.TIMED_OUT -> finishFailed(job, "timeout", "ran longer than " + settings.requestTimeout().toSeconds()
+                        + " s (diffuse.serve.request-timeout); every rank stopped" + where);
+                default -> finishFailed(job, "shutting_down", "the server shut down before the job finished; every rank stopped"
+                        + where);
+            }
+        } catch (RuntimeException | Error e) {
+            String why = describeFault(e, pids);
+            fault(job, why);
+        } finally {
+            metrics.running(false);
+            deletePartial(job);
+        }
+    }
+
+    private ProgressListener progressOf(Job job) {
+        return new ProgressListener() {
+            private long stageStart;
+            private long stepStart;
+
+            @Override
+            public void stageStarted(String stage) {
+                stageStart = System.nanoTime();
+                stepStart = stageStart;
+            }
+
+            @Override
+            public void step(String stage, int step, int total) {
+                long now = System.nanoTime();
+                metrics.step(stage, Duration.ofNanos(now - stepStart));
+                stepStart = now;
+                // Encoding is short; denoising moves 5..95 %; decoding and writing the rest.
+                job.step(step, total);
+                job.progress(5 + 90 * step / Math.max(1, total));
+            }
+
+            @Override
+            public void stageFinished(String stage) {
+                metrics.stage(stage, Duration.ofNanos(System.nanoTime() - stageStart));
+                if (stage.equals("encode")) {
+                    job.progress(5);
+                }
+            }
+        };
+    }
+
+    private int decide(Job job) {
+        if (job.cancelRequested()) {
+            return JobRunner.CANCELLED;
+        }
+        if (System.currentTimeMillis() - job.startedAtMillis() > settings.requestTimeout().toMillis()) {
+            return JobRunner.TIMED_OUT;
+        }
+        if (System.nanoTime() > drainDeadline) {
+            return JobRunner.SHUTTING_DOWN;
+        }
+        return JobRunner.GO_ON;
+    }
+
+    private void finishFailed(Job job, String code, String message) {
+        if (job.fail(code, message, settings.jobTtl().toSeconds())) {
+            metrics.failed(code);
+            LOG.info("{} failed ({}): {}", job.id, code, message);
+        }
+    }
+
+    /** A rank failed: fail the running and the queued jobs, report not ready, linger so clients can read it, then stop. */
+    private void fault(Job running, String why) {
+        failure = why;
+        state = State.failed;
+        if (running != null) {
+            finishFailed(running, "rank_failed", why);
+        }
+        failQueued("rank_failed", "not started: " + why);
+        try {
+            Thread.sleep(settings.faultLinger().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw new DiffuseException("serve: " + why + "; stopping (a supervisor restarts the server)");
+    }
+
+    private void failQueued(String code, String message) {
+        Job j;
+        while ((j = queue.poll()) != null) {
+            finishFailed(j, code, message);
+        }
+    }
+
+    /** Names the rank whose process is gone (ranks on this host), else the error's first line. */
+    private static String describeFault(Throwable e, long[] pids) {
+        String cause = firstLine(e);
+        long deadline = System.nanoTime() + 1_000_000_000L;
+        do {
+            List<String> gone = new ArrayList<>();
+            for (int r = 1; r < pids.length; r++) {
+                final long pid = pids[r];
+                boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+                if (!alive) {
+                    gone.add("rank " + r + " (pid " + pid + ")");
+                }
+            }
+            if (!gone.isEmpty()) {
+                return String.join(", ", gone) + " exited during the job: " + cause;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        } while (System.nanoTime() < deadline);
+        return "a rank failed during the job: " + cause;
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private void requireWorld(GenerationPlan plan) {
+        if (plan.settings().parallel().nproc() != worldSize) {
+            throw ApiError.invalid("parallel", "the plan needs " + plan.settings().parallel().nproc() + " ranks; this server runs "
+                    + worldSize);
+        }
+        if (!plan.model().source().toString().equals(modelId)) {
+            throw ApiError.invalid("model", "this server serves " + modelId + "; it cannot load " + plan.model().source());
+        }
+    }
+
+    static Map<String, Object> describe(EngineSettings s) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("world", s.parallel().nproc());
+        p.put("strategy", s.parallel().strategy());
+        p.put("ulysses", s.parallel().ulysses());
+        p.put("ring", s.parallel().ring());
+        p.put("cfg", s.parallel().cfg());
+        p.put("vae", s.parallel().vae());
+        p.put("vae_executor", s.vae().executor());
+        return p;
+    }
+
+    private void recordTraffic(ProcessGroups groups) {
+        for (ProcessGroup g : List.of(groups.world(), groups.ulysses(), groups.ring(), groups.cfg(), groups.vae())) {
+            var t = g.stats().total();
+            groupBytes.put(g.name(), t.bytesSent() + t.bytesReceived());
+        }
+    }
+
+    private void deletePartial(Job job) {
+        if (job.status() != Job.Status.completed) {
+            try {
+                Files.deleteIfExists(job.mp4);
+            } catch (IOException e) {
+                LOG.debug("{}", e.toString());
+            }
+        }
+    }
+
+    /** Deletes finished jobs past their expiry, then the oldest files beyond the disk budget. */
+    void expire() {
+        long now = System.currentTimeMillis() / 1000;
+        List<Job> finished = new ArrayList<>();
+        synchronized (order) {
+            for (String id : order) {
+                Job j = jobs.get(id);
+                if (j != null && j.finished()) {
+                    finished.add(j);
+                }
+            }
+        }
+        long bytes = 0;
+        for (Job j : finished) {
+            if (j.expiresAt() <= now) {
+                remove(j);
+            } else {
+                bytes += sizeOf(j.mp4);
+            }
+        }
+        for (Job j : finished) {
+            if (settings.diskBudget() <= 0 || bytes <= settings.diskBudget()) {
+                break;
+            }
+            if (jobs.containsKey(j.id)) {
+                bytes -= sizeOf(j.mp4);
+                remove(j);
+            }
+        }
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.exists(p) ? Files.size(p) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private void remove(Job j) {
+        jobs.remove(j.id);
+        synchronized (order) {
+            order.remove(j.id);
+        }
+        try {
+            Files.deleteIfExists(j.mp4);
+            Files.deleteIfExists(tensorsOf(j));
+            try (var inputs = Files.newDirectoryStream(settings.outputDir(), j.id + "-input.*")) {
+                for (Path p : inputs) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("deleting {}: {}", j.id, e.toString());
+        }
+    }
+
+    private Path tensorsOf(Job j) {
+        return settings.outputDir().resolve(j.id + ".safetensors");
+    }
+
+    // ------------------------------------------------------------------ HTTP
+
+    private boolean handle(Request request, Response response, Callback callback) {
+        String path = Request.getPathInContext(request);
+        String method = request.getMethod();
+        try {
+            if (path.equals("/") && method.equals("GET")) {
+                return send(response, callback, 200, "text/html; charset=utf-8", playground());
+            }
+            if (path.equals("/health")) {
+                return json(response, callback, 200, Map.of("status", "ok"));
+            }
+            if (path.equals("/ready")) {
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("status", state.name());
+                if (failure != null) {
+                    body.put("error", failure);
+                }
+                return json(response, callback, state == State.ready ? 200 : 503, body);
+            }
+            authorize(request);
+            if (path.equals("/metrics") && method.equals("GET")) {
+                return send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
+                        metrics.scrape().getBytes(StandardCharsets.UTF_8));
+            }
+            if (path.equals("/v1/models") && method.equals("GET")) {
+                return json(response, callback, 200, Map.of("object", "list", "data", List.of(Map.of("id", modelId, "object",
+                        "model", "created", 0, "owned_by", "diffuse", "family", family))));
+            }
+            if (path.equals("/v1/videos") && method.equals("POST")) {
+                return json(response, callback, 200, admit(request).toJson());
+            }
+            if (path.equals("/v1/videos/sync") && method.equals("POST")) {
+                return sync(request, response, callback);
+            }
+            if (path.equals("/v1/videos") && method.equals("GET")) {
+                return json(response, callback, 200, list(Request.extractQueryParameters(request)));
+            }
+            if (path.startsWith("/v1/videos/")) {
+                String rest = path.substring("/v1/videos/".length());
+                boolean content = rest.endsWith("/content");
+                String id = content ? rest.substring(0, rest.length() - "/content".length()) : rest;
+                Job job = jobs.get(id);
+                if (job == null) {
+                    throw ApiError.notFound("no video job '" + id + "' (unknown, expired or deleted)");
+                }
+                if (content && method.equals("GET")) {
+                    return content(job, response, callback);
+                }
+                if (!content && method.equals("GET")) {
+                    if (!job.finished()) {
+                        response.getHeaders().put("openai-poll-after-ms", "500");
+                    }
+                    return json(response, callback, 200, job.toJson());
+                }
+                if (!content && method.equals("DELETE")) {
+                    return json(response, callback, 200, delete(job));
+                }
+            }
+            throw new ApiError(404, "invalid_request_error", null, "not_found", method + " " + path + " is not an endpoint here");
+        } catch (ApiError e) {
+            if (e.status == 429) {
+                response.getHeaders().put(HttpHeader.RETRY_AFTER, "5");
+            }
+            if (e.status == 401) {
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+            }
+            Map<String, Object> err = new LinkedHashMap<>();
+            err.put("message", e.getMessage());
+            err.put("type", e.type);
+            err.put("param", e.param);
+            err.put("code", e.code);
+            return json(response, callback, e.status, Map.of("error", err));
+        } catch (RuntimeException e) {
+            LOG.warn("{} {}: {}", method, path, e.toString());
+            return json(response, callback, 500, Map.of("error", Map.of("message", firstLine(e), "type", "server_error")));
+        }
+    }
+
+    private void authorize(Request request) {
+        if (settings.apiKey().isEmpty()) {
+            return;
+        }
+        String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+        String want = "Bearer " + settings.apiKey();
+        if (auth == null || !MessageDigest.isEqual(auth.trim().getBytes(StandardCharsets.UTF_8), want.getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiError(401, "authentication_error", null, "invalid_api_key",
+                    "missing or wrong API key: send Authorization: Bearer <diffuse.serve.api-key>");
+        }
+    }
+
+    /** Reads, checks and queues a request (everything the generation service checks, before queueing). */
+    private Job admit(Request request) {
+        if (state != State.ready && state != State.loading) {
+            metrics.rejected("not_ready");
+            throw new ApiError(503, "server_error", null, "not_ready", "the server is " + state + " and takes no new jobs"
+                    + (failure == null ? "" : ": " + failure));
+        }
+        String id = Job.newId();
+        Map<String, Object> fields = readFields(request, id);
+        VideoRequests.Parsed parsed;
+        GenerationPlan plan;
+        Map<String, Object> flags;
+        try {
+            parsed = VideoRequests.parse(fields, modelId, family, settings);
+            flags = new LinkedHashMap<>(parsed.flags());
+            fields.entrySet().stream().filter(e -> e.getKey().equals("input_reference") && e.getValue() instanceof Path)
+                    .forEach(e -> flags.put("diffuse.generate.image", e.getValue().toString()));
+            if (flags.keySet().stream().anyMatch(k -> k.startsWith("diffuse.parallel."))) {
+                // A request's plan is within this world: its own degrees, the server's rank count.
+                flags.put("diffuse.parallel.nproc", worldSize);
+            }
+            flags.put("diffuse.generate.output", settings.outputDir().resolve(id + ".mp4").toString());
+            if (settings.writeTensors()) {
+                flags.put("diffuse.generate.output-tensors", settings.outputDir().resolve(id + ".safetensors").toString());
+            }
+            try {
+                plan = planner.apply(flags);
+            } catch (DiffuseException e) {
+                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), e.getMessage());
+            }
+            requireWorld(plan);
+        } catch (ApiError e) {
+            deleteInput(id);
+            metrics.rejected("invalid_request");
+            throw e;
+        }
+        String size = parsed.size() != null ? parsed.size()
+                : plan.generate().width().isPresent() && plan.generate().height().isPresent()
+                        ? plan.generate().width().get() + "x" + plan.generate().height().get() : "";
+        String seconds = parsed.seconds() != null ? parsed.seconds()
+                : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
+        Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
+        synchronized (queue) {
+            if (queue.size() >= settings.maxQueue()) {
+                deleteInput(id);
+                metrics.rejected("queue_full");
+                throw new ApiError(429, "rate_limit_error", null, "queue_full", "the queue is full (" + settings.maxQueue()
+                        + " jobs waiting, diffuse.serve.max-queue); retry later");
+            }
+            jobs.put(id, job);
+            synchronized (order) {
+                order.add(id);
+            }
+            queue.add(job);
+        }
+        LOG.info("{} queued", id);
+        return job;
+    }
+
+    private void deleteInput(String id) {
+        try (var inputs = Files.newDirectoryStream(settings.outputDir(), id + "-input.*")) {
+            for (Path p : inputs) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            LOG.debug("{}", e.toString());
+        }
+    }
+
+    /** The request's fields from JSON or multipart/form-data (an input_reference file is saved under the output folder). */
+    private Map<String, Object> readFields(Request request, String id) {
+        long declared = request.getLength();
+        if (declared > settings.maxBodyBytes()) {
+            throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body has " + declared
+                    + " bytes; this server takes at most " + settings.maxBodyBytes() + " (diffuse.serve.max-body-bytes)");
+        }
+        String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+        if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
+            return readMultipart(request, type, id);
+        }
+        byte[] body;
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, settings.maxBodyBytes() + 1));
+        } catch (IOException e) {
+            throw ApiError.invalid(null, "cannot read the body: " + e.getMessage());
+        }
+        if (body.length > settings.maxBodyBytes()) {
+            throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body is larger than "
+                    + settings.maxBodyBytes() + " bytes (diffuse.serve.max-body-bytes)");
+        }
+        try {
+            Object parsed = JSON.readValue(body, Object.class);
+            if (!(parsed instanceof Map<?, ?> m)) {
+                throw ApiError.invalid(null, "the body must be a JSON object (or multipart/form-data)");
+            }
+            Map<String, Object> fields = new LinkedHashMap<>();
+            m.forEach((k, v) -> {
+                if (v != null) {
+                    fields.put(String.valueOf(k), v);
+                }
+            });
+            if (fields.containsKey("input_reference")) {
+                throw ApiError.invalid("input_reference", "send input_reference as a file in multipart/form-data");
+            }
+            return fields;
+        } catch (IOException e) {
+            throw ApiError.invalid(null, "the body is not valid JSON: " + firstLine(e));
+        }
+    }
+
+    private Map<String, Object> readMultipart(Request request, String type, String id) {
+        MultiPartConfig config = new MultiPartConfig.Builder().location(settings.outputDir()).maxSize(settings.maxBodyBytes())
+                .maxPartSize(settings.maxBodyBytes()).maxMemoryPartSize(settings.maxBodyBytes()).maxParts(64).build();
+        Map<String, Object> fields = new LinkedHashMap<>();
+        try (MultiPartFormData.Parts parts = MultiPartFormData.getParts(request, request, type, config)) {
+            for (MultiPart.Part part : parts) {
+                String name = part.getName();
+                if (name == null) {
+                    continue;
+                }
+                if (name.equals("input_reference")) {
+                    fields.put(name, saveImage(part, id));
+                } else if (name.startsWith("parallel[") || name.startsWith("parallel.")) {
+                    // form encodings of the parallel object: parallel[ulysses]=2 or parallel.ulysses=2
+                    String key = name.substring("parallel".length() + 1).replace("]", "");
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> p = (Map<String, Object>) fields.computeIfAbsent("parallel", k -> new LinkedHashMap<>());
+                    p.put(key, part.getContentAsString(StandardCharsets.UTF_8));
+                } else if (name.equals("parallel")) {
+                    try {
+                        fields.put(name, JSON.readValue(part.getContentAsString(StandardCharsets.UTF_8), Object.class));
+                    } catch (IOException e) {
+                        throw ApiError.invalid("parallel", "parallel is not a JSON object: " + firstLine(e));
+                    }
+                } else {
+                    fields.put(name, part.getContentAsString(StandardCharsets.UTF_8));
+                }
+            }
+        } catch (ApiError e) {
+            throw e;
+        } catch (RuntimeException e) {
+            Throwable t = e.getCause() == null ? e : e.getCause();
+            throw new ApiError(t.getMessage() != null && t.getMessage().toLowerCase(java.util.Locale.ROOT).contains("max")
+                    ? 413 : 400, "invalid_request_error", null, null, "cannot read multipart/form-data: " + firstLine(t));
+        }
+        return fields;
+    }
+
+    private Path saveImage(MultiPart.Part part, String id) {
+        String file = part.getFileName() == null ? "" : part.getFileName().toLowerCase(java.util.Locale.ROOT);
+        String ext = file.endsWith(".jpg") || file.endsWith(".jpeg") ? "jpg" : file.endsWith(".webp") ? "webp" : "png";
+        Path target = settings.outputDir().resolve(id + "-input." + ext);
+        try {
+            part.writeTo(target);
+            java.awt.image.BufferedImage image;
+            try (InputStream in = Files.newInputStream(target)) {
+                image = javax.imageio.ImageIO.read(in);
+            }
+            if (image == null) {
+                throw ApiError.invalid("input_reference", "input_reference is not an image this server can read (PNG or JPEG)");
+            }
+            long pixels = (long) image.getWidth() * image.getHeight();
+            if (pixels > settings.maxImagePixels()) {
+                throw ApiError.invalid("input_reference", "input_reference has " + pixels + " pixels; at most "
+                        + settings.maxImagePixels() + " (diffuse.serve.max-image-pixels)");
+            }
+            return target;
+        } catch (IOException e) {
+            throw ApiError.invalid("input_reference", "cannot read input_reference: " + e.getMessage());
+        }
+    }
+
+    private boolean sync(Request request, Response response, Callback callback) {
+        Job job = admit(request);
+        try {
+            job.done.get(settings.requestTimeout().toMillis() + settings.drainTimeout().toMillis() + 60_000L
+                    * Math.max(1, queue.size() + 1), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // reported below from the job's state
+        }
+        if (job.status() != Job.Status.completed) {
+            Map<String, Object> j = job.toJson();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> err = (Map<String, Object>) j.get("error");
+            String message = err == null ? "the job did not finish" : String.valueOf(err.get("message"));
+            throw new ApiError(500, "server_error", null, err == null ? null : String.valueOf(err.get("code")), job.id + " "
+                    + job.status() + ": " + message);
+        }
+        response.getHeaders().put("x-video-id", job.id);
+        return content(job, response, callback);
+    }
+
+    private boolean content(Job job, Response response, Callback callback) throws ApiError {
+        if (job.status() != Job.Status.completed) {
+            throw new ApiError(409, "invalid_request_error", null, "video_not_ready", job.id + " is " + job.status()
+                    + (job.status() == Job.Status.failed ? " and has no content" : "; content is available once status is completed"));
+        }
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(job.mp4);
+        } catch (IOException e) {
+            throw ApiError.notFound(job.id + ": its file is gone (" + e.getMessage() + ")");
+        }
+        response.getHeaders().put(HttpHeader.CONTENT_DISPOSITION, "inline; filename=\"" + job.id + ".mp4\"");
+        return send(response, callback, 200, "video/mp4", bytes);
+    }
+
+    private Map<String, Object> delete(Job job) {
+        if (job.finished()) {
+            remove(job);
+            return Map.of("id", job.id, "object", "video.deleted", "deleted", true);
+        }
+        synchronized (queue) {
+            if (queue.remove(job)) {
+                finishFailed(job, "cancelled", "cancelled by the client before it started");
+                return job.toJson();
+            }
+        }
+        // Running: every rank stops after the current denoising step.
+        job.requestCancel();
+        return job.toJson();
+    }
+
+    private Map<String, Object> list(Fields query) {
+        String after = query.getValue("after");
+        int limit = 20;
+        String l = query.getValue("limit");
+        if (l != null) {
+            try {
+                limit = Integer.parseInt(l);
+            } catch (NumberFormatException e) {
+                throw ApiError.invalid("limit", "limit '" + l + "' is not an integer");
+            }
+            if (limit < 1 || limit > 100) {
+                throw ApiError.invalid("limit", "limit must be 1..100");
+            }
+        }
+        String ord = query.getValue("order") == null ? "desc" : query.getValue("order");
+        if (!ord.equals("asc") && !ord.equals("desc")) {
+            throw ApiError.invalid("order", "order must be asc or desc");
+        }
+        List<String> ids;
+        synchronized (order) {
+            ids = new ArrayList<>(order);
+        }
+        if (ord.equals("desc")) {
+            java.util.Collections.reverse(ids);
+        }
+        int from = 0;
+        if (after != null) {
+            int at = ids.indexOf(after);
+            if (at < 0) {
+                throw ApiError.invalid("after", "no video job '" + after + "'");
+            }
+            from = at + 1;
+        }
+        List<Map<String, Object>> data = new ArrayList<>();
+        for (int i = from; i < ids.size() && data.size() < limit; i++) {
+            Job j = jobs.get(ids.get(i));
+            if (j != null) {
+                data.add(j.toJson());
+            }
+        }
+        Map<String, Object> page = new LinkedHashMap<>();
+        page.put("object", "list");
+        page.put("data", data);
+        page.put("first_id", data.isEmpty() ? null : data.get(0).get("id"));
+        page.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).get("id"));
+        page.put("has_more", from + data.size() < ids.size());
+        return page;
+    }
+
+    private static byte[] playground() {
+        try (InputStream in = VideoServer.class.getResourceAsStream("playground.html")) {
+            if (in == null) {
+                return "<!doctype html><p>playground missing</p>".getBytes(StandardCharsets.UTF_8);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static boolean json(Response response, Callback callback, int status, Object body) {
+        try {
+            return send(response, callback, status, "application/json", JSON.writeValueAsBytes(body));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static boolean send(Response response, Callback callback, int status, String type, byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), callback);
+        return true;
+    }
+}
