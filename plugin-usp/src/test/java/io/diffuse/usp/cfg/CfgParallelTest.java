@@ -1,7 +1,5 @@
 package io.diffuse.usp.cfg;
 
-import static org.bytedeco.pytorch.global.torch.manual_seed;
-import static org.bytedeco.pytorch.global.torch.randn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -54,9 +52,11 @@ class CfgParallelTest {
         assertTrue(messages.get(0).contains("cfg group of 2 ranks"), messages.get(0));
     }
 
+    /** Seeded by its own generator: ranks are threads here, and the global generator is shared by them. */
     private static Tensor prediction(long seed) {
-        manual_seed(seed);
-        return randn(1, 4, 2, 3, 3);
+        return org.bytedeco.pytorch.global.torch.randn(new long[] {1, 4, 2, 3, 3},
+                new org.bytedeco.pytorch.GeneratorOptional(org.bytedeco.pytorch.global.torch.createCPUGenerator(seed)),
+                new org.bytedeco.pytorch.TensorOptions(org.bytedeco.pytorch.global.torch.ScalarType.Float));
     }
 
     private static float[] toArray(Tensor t) {
