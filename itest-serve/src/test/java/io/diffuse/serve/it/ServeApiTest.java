@@ -334,13 +334,13 @@ class ServeApiTest {
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(present, chromium + " not found (apt-get install chromium)");
         Path profile = Files.createDirectories(tmp.resolve("chromium-profile"));
-        Process browser = new ProcessBuilder(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="
-                + profile, "--virtual-time-budget=120000", "--dump-dom", serve.base
-                + "/?prompt=a%20cat%20in%20the%20playground&size=64x64&frames=5&steps=3&seed=5&autorun=1")
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String dom = new String(browser.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(browser.waitFor(3, java.util.concurrent.TimeUnit.MINUTES));
-        assertTrue(dom.contains("data-state=\"video-loaded 64x64\""), dom);
+        try (HeadlessChromium browser = new HeadlessChromium(chromium, profile, serve.base
+                + "/?prompt=a%20cat%20in%20the%20playground&size=64x64&frames=5&steps=3&seed=5&autorun=1")) {
+            String state = browser.await("document.body.dataset.state || ''", Duration.ofMinutes(2), "video-loaded",
+                    "video-error", "error");
+            assertEquals("video-loaded 64x64", state);
+            assertTrue(browser.evaluate("document.getElementById('status').textContent").endsWith(": completed"));
+        }
         Map<String, Object> list = ServeProcess.json(serve.get("/v1/videos?limit=1"));
         assertTrue(list.get("data").toString().contains("a cat in the playground"), list.toString());
     }
