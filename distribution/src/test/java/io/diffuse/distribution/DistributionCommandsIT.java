@@ -208,6 +208,28 @@ public class DistributionCommandsIT {
     }
 
     @Test
+    public void theLauncherOfRanksLoadsNoNativesAndTheRanksDo() throws Exception {
+        Path tmp = temporary.getRoot().toPath();
+        // Every JVM of the run (launcher and ranks) logs the classes it loads to class-<pid>.log.
+        Started s = start(tmp, "-Xlog:class+load=info:file=" + tmp.resolve("class-%p.log"), "generate", "--nproc", "2",
+                "--num-inference-steps", "1", "--prompt", "a fox", "--output", tmp.resolve("fox.mp4").toString());
+        Run r = finish(s);
+        assertEquals(r.err(), 0, r.code());
+        String launcher = Files.readString(tmp.resolve("class-" + s.process().pid() + ".log"));
+        assertTrue("the launcher ran the checks and the ranks", launcher.contains("io.diffuse.core.launch.LocalLauncher "));
+        assertFalse("the launcher loaded libtorch", launcher.contains("org.bytedeco.pytorch.global.torch "));
+        assertFalse("the launcher loaded FFmpeg", launcher.contains("org.bytedeco.ffmpeg.global.avformat "));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\[launcher\\] rank (\\d) started, pid (\\d+)").matcher(r.err());
+        int ranks = 0;
+        while (m.find()) {
+            ranks++;
+            String rank = Files.readString(tmp.resolve("class-" + m.group(2) + ".log"));
+            assertTrue("rank " + m.group(1) + " loaded libtorch", rank.contains("org.bytedeco.pytorch.global.torch "));
+        }
+        assertEquals(r.err(), 2, ranks);
+    }
+
+    @Test
     public void aCudaOnlyAttentionBackendOnCpuIsOneLineBeforeAnyRankStarts() throws Exception {
         Path tmp = temporary.getRoot().toPath();
         Run r = run(tmp, "", "generate", "--nproc", "2", "-C", "attention.backend=cudnn", "--prompt", "a fox", "--output",
