@@ -61,7 +61,8 @@ public class ServeHotSwapIT {
         Path deploy = Files.createDirectories(tmp.resolve("deploy"));
         Path out = tmp.resolve("stdout.txt");
         Path err = tmp.resolve("stderr.txt");
-        ProcessBuilder pb = new ProcessBuilder(DIFFUSE.toString(), "serve", "--port", "0", "--threads", "1", "--output-dir",
+        ProcessBuilder pb = new ProcessBuilder(DIFFUSE.toString(), "serve", "--port", "0", "--threads", "1",
+                "-C", "diffuse.serve.max-steps=5000", "--output-dir",
                 tmp.resolve("videos").toString()).directory(tmp.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().put("JAVA_OPTS", "-Djava.io.tmpdir=" + tmp + " -Dio.diffuse.deploy=" + deploy);
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
@@ -82,7 +83,7 @@ public class ServeHotSwapIT {
 
             Map<String, Object> small = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5, "num_inference_steps", 3);
             String running = (String) call("POST", base + "/v1/videos", Map.of("prompt", "a cat", "size", "64x64",
-                    "num_frames", 5, "num_inference_steps", 200)).get("id");
+                    "num_frames", 5, "num_inference_steps", 5000)).get("id"); // still running when cancelled, on a quiet machine too
             while (((Number) call("GET", base + "/v1/videos/" + running, null).get("step")).intValue() < 1) {
                 Thread.sleep(50);
             }
