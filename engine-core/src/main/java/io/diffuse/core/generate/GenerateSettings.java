@@ -1,7 +1,6 @@
 package io.diffuse.core.generate;
 
 import com.typesafe.config.Config;
-import io.diffuse.api.DiffuseException;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.Task;
 import io.diffuse.core.config.ConfigException;
@@ -96,12 +95,5 @@ public record GenerateSettings(
     public GenerationRequest request(Map<String, Tensor> embeds) {
         return new GenerationRequest(image.isPresent() ? Task.IMAGE_TO_VIDEO : Task.TEXT_TO_VIDEO, prompt, negativePrompt,
                 image, height, width, numFrames, numInferenceSteps, guidanceScale, flowShift, seed, embeds);
-    }
-
-    /** Fails when {@code condition} holds. */
-    static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new DiffuseException(message);
-        }
     }
 }

@@ -47,7 +47,7 @@ public final class AtomicOutput {
             throw new DiffuseException("output " + target + " is a directory; give a file name such as "
                     + absolute.resolve("video.mp4"));
         }
-        Path temporary = temporarySibling(absolute);
+        Path temporary = sibling(absolute, "tmp");
         try {
             writer.write(temporary);
             move(temporary, absolute);
@@ -62,42 +62,10 @@ public final class AtomicOutput {
     }
 
     /**
-     * Writes a directory of files atomically: the files are written to a temporary sibling directory and,
-     * once all are complete, renamed one by one into {@code targetDirectory} (created if missing; files of
-     * the same names are replaced). A failure while writing leaves nothing in {@code targetDirectory}.
-     *
-     * @param targetDirectory the final directory
-     * @param writer writes all files into the temporary directory it is given
-     * @return {@code targetDirectory}
-     * @throws DiffuseException when writing fails; nothing is left behind
+     * A hidden, unique, recognisable sibling of {@code absolute}: {@code .NAME.KIND-PID-NANOS} (its
+     * parent created), so a crash leaves an obvious leftover, never the target name.
      */
-    public static Path writeDirectory(Path targetDirectory, Writer writer) {
-        Path absolute = targetDirectory.toAbsolutePath();
-        if (Files.exists(absolute) && !Files.isDirectory(absolute)) {
-            throw new DiffuseException("frame directory " + targetDirectory + " exists and is a file; give a directory path");
-        }
-        Path temporary = temporarySibling(absolute);
-        try {
-            Files.createDirectory(temporary);
-            writer.write(temporary);
-            Files.createDirectories(absolute);
-            try (Stream<Path> files = Files.list(temporary)) {
-                for (Path file : (Iterable<Path>) files.sorted()::iterator) {
-                    move(file, absolute.resolve(file.getFileName().toString()));
-                }
-            }
-            Files.delete(temporary);
-            return targetDirectory;
-        } catch (IOException | RuntimeException | Error e) {
-            deleteRecursively(temporary);
-            if (e instanceof DiffuseException) {
-                throw (DiffuseException) e;
-            }
-            throw new DiffuseException("cannot write frames to " + targetDirectory + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static Path temporarySibling(Path absolute) {
+    static Path sibling(Path absolute, String kind) {
         Path parent = absolute.getParent();
         try {
             Files.createDirectories(parent);
@@ -105,11 +73,11 @@ public final class AtomicOutput {
             throw new DiffuseException("cannot create output directory " + parent + ": " + e.getMessage(), e);
         }
         // Hidden, unique and recognisable, so a crash (kill -9) leaves an obvious leftover, never the target name.
-        return parent.resolve("." + absolute.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
+        return parent.resolve("." + absolute.getFileName() + "." + kind + "-" + ProcessHandle.current().pid() + "-"
                 + Long.toHexString(System.nanoTime()));
     }
 
-    private static void move(Path from, Path to) throws IOException {
+    static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
@@ -117,7 +85,7 @@ public final class AtomicOutput {
         }
     }
 
-    private static void deleteRecursively(Path path) {
+    static void deleteRecursively(Path path) {
         if (!Files.exists(path)) {
             return;
         }

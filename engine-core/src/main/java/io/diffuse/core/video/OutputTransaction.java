@@ -2,12 +2,9 @@ package io.diffuse.core.video;
 
 import io.diffuse.api.DiffuseException;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,7 +43,7 @@ public final class OutputTransaction implements AutoCloseable {
         if (Files.isDirectory(absolute)) {
             throw new DiffuseException("output " + target + " is a directory; give a file name");
         }
-        Path staging = stagingSibling(absolute);
+        Path staging = AtomicOutput.sibling(absolute, "staging");
         synchronized (staged) {
             staged.add(new Staged(staging, absolute, false));
         }
@@ -63,7 +60,7 @@ public final class OutputTransaction implements AutoCloseable {
         if (Files.exists(absolute) && !Files.isDirectory(absolute)) {
             throw new DiffuseException("output " + target + " exists and is a file; give a directory path");
         }
-        Path staging = stagingSibling(absolute);
+        Path staging = AtomicOutput.sibling(absolute, "staging");
         synchronized (staged) {
             staged.add(new Staged(staging, absolute, true));
         }
@@ -84,7 +81,7 @@ public final class OutputTransaction implements AutoCloseable {
             }
             for (Staged s : all) {
                 if (!s.directory()) {
-                    move(s.staging(), s.target());
+                    AtomicOutput.move(s.staging(), s.target());
                 } else {
                     Files.createDirectories(s.target());
                     Set<String> fresh;
@@ -97,7 +94,7 @@ public final class OutputTransaction implements AutoCloseable {
                         }
                     }
                     for (String name : fresh.stream().sorted().toList()) {
-                        move(s.staging().resolve(name), s.target().resolve(name));
+                        AtomicOutput.move(s.staging().resolve(name), s.target().resolve(name));
                     }
                     Files.delete(s.staging());
                 }
@@ -137,9 +134,9 @@ public final class OutputTransaction implements AutoCloseable {
             }
             boolean left = false;
             for (Path p : doomed) {
-                deleteRecursively(p);
+                AtomicOutput.deleteRecursively(p);
                 for (Path sibling : temporariesOf(p)) {
-                    deleteRecursively(sibling);
+                    AtomicOutput.deleteRecursively(sibling);
                 }
                 left |= Files.exists(p) || !temporariesOf(p).isEmpty();
             }
@@ -178,35 +175,5 @@ public final class OutputTransaction implements AutoCloseable {
     public void close() {
         abandon();
         OPEN.remove(this);
-    }
-
-    private static Path stagingSibling(Path absolute) {
-        Path parent = absolute.getParent();
-        try {
-            Files.createDirectories(parent);
-        } catch (IOException e) {
-            throw new DiffuseException("cannot create output directory " + parent + ": " + e.getMessage(), e);
-        }
-        return parent.resolve("." + absolute.getFileName() + ".staging-" + ProcessHandle.current().pid() + "-"
-                + Long.toHexString(System.nanoTime()));
-    }
-
-    private static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
-
-    private static void deleteRecursively(Path path) {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(path)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | RuntimeException ignored) {
-            // best effort while stopping
-        }
     }
 }

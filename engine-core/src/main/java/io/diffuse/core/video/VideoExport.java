@@ -39,35 +39,6 @@ public final class VideoExport {
     }
 
     /**
-     * Writes every frame of every batch item of {@code video} as PNG files {@code frame-00000.png}, ...
-     * into {@code directory} (for B = 1) or into {@code directory-0}, {@code directory-1}, ... Each
-     * directory's frames appear only once all of them are written.
-     *
-     * @param video (B, 3, F, H, W) floating point in [0, 1]
-     * @param directory the frame directory
-     * @return the directories written, one per batch item
-     */
-    public static List<Path> writePngFrames(Tensor video, Path directory) {
-        long[] s = VideoTensors.checkLayout(video);
-        int frames = Math.toIntExact(s[2]);
-        int height = Math.toIntExact(s[3]);
-        int width = Math.toIntExact(s[4]);
-        List<Path> written = new ArrayList<>();
-        for (int b = 0; b < s[0]; b++) {
-            Path dir = s[0] == 1 ? directory : perItem(directory, b);
-            RgbFrameSource source = VideoTensors.frames(video, b);
-            written.add(AtomicOutput.writeDirectory(dir, tmp -> {
-                byte[] rgb = new byte[width * height * 3];
-                for (int f = 0; f < frames; f++) {
-                    source.frame(f, rgb);
-                    writePng(toImage(rgb, width, height), tmp.resolve(String.format("frame-%05d.png", f)));
-                }
-            }));
-        }
-        return written;
-    }
-
-    /**
      * Writes every frame of a one-item {@code video} as {@code frame-00000.png}, ... straight into the
      * existing folder {@code directory} (a staging folder of an {@link OutputTransaction}).
      */

@@ -170,8 +170,10 @@ class Mp4WriterTest {
     void writesPngFramesExactly() throws IOException {
         float[] v = pattern(1);
         Path frames = dir.resolve("frames");
-        try (PointerScope scope = new PointerScope()) {
-            VideoExport.writePngFrames(Tensor.create(v, 1, 3, F, H, W), frames);
+        try (PointerScope scope = new PointerScope(); OutputTransaction tx = new OutputTransaction()) {
+            Tensor video = Tensor.create(v, 1, 3, F, H, W);
+            tx.directory(frames, staging -> VideoExport.writePngFramesInto(video, staging));
+            tx.commit();
         }
         assertEquals(F, listing(frames).size());
         for (int f = 0; f < F; f++) {
@@ -193,10 +195,12 @@ class Mp4WriterTest {
     @Test
     void failedPngFramesLeaveNothing() throws IOException {
         Path frames = dir.resolve("frames");
-        assertThrows(DiffuseException.class, () -> AtomicOutput.writeDirectory(frames, tmp -> {
-            Files.writeString(tmp.resolve("frame-00000.png"), "x");
-            throw new IOException("disk full");
-        }));
+        try (OutputTransaction tx = new OutputTransaction()) {
+            assertThrows(DiffuseException.class, () -> tx.directory(frames, tmp -> {
+                Files.writeString(tmp.resolve("frame-00000.png"), "x");
+                throw new IOException("disk full");
+            }));
+        }
         assertEquals(List.of(), listing(dir));
     }
 
