@@ -55,6 +55,19 @@ public abstract class RankedCommand implements Callable<Integer> {
         return java.time.Duration.ZERO;
     }
 
+    /**
+     * How often the launcher restarts all ranks after one failed (0, the default: it stops them and
+     * exits 1); a server restarts them and reloads.
+     */
+    protected int launcherRestarts(EngineSettings settings) {
+        return 0;
+    }
+
+    /** How long rank 0 may take to notice a failed rank and exit by itself before it is stopped (with a stop grace). */
+    protected java.time.Duration launcherFaultGrace(EngineSettings settings) {
+        return java.time.Duration.ZERO;
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -87,7 +100,8 @@ public abstract class RankedCommand implements Callable<Integer> {
             command.addAll(spec.root().commandLine().getParseResult().originalArgs());
             return LocalLauncher.launch(command, settings.parallel().nproc(), settings.dist().masterAddr(),
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),
-                    spec.commandLine().getErr(), launcherStopGrace(settings));
+                    spec.commandLine().getErr(), launcherStopGrace(settings), launcherRestarts(settings),
+                    launcherFaultGrace(settings));
         }
         try (RankRuntime runtime = RankRuntime.join(settings, env.registry(), environ)) {
             try {

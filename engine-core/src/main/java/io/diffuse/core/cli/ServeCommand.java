@@ -93,6 +93,17 @@ public final class ServeCommand extends RankedCommand {
     }
 
     @Override
+    protected int launcherRestarts(EngineSettings settings) {
+        return serve.maxRestarts();
+    }
+
+    @Override
+    protected Duration launcherFaultGrace(EngineSettings settings) {
+        // A rank that hangs is noticed when a collective times out; then rank 0 lingers for clients.
+        return settings.dist().timeout().plus(serve.faultLinger()).plusSeconds(10);
+    }
+
+    @Override
     protected int runOnRank(RankRuntime runtime) {
         return ServeRank.run(runtime, service, plan, serve, checkpoints, this::planFor, spec.commandLine().getOut(),
                 spec.commandLine().getErr());

@@ -1,6 +1,7 @@
 package io.diffuse.core.distributed;
 
 import io.diffuse.api.DiffuseException;
+import io.diffuse.api.dist.CollectiveException;
 import io.diffuse.api.dist.AsyncWork;
 import io.diffuse.api.dist.CommStats;
 import io.diffuse.api.dist.ProcessGroup;
@@ -211,10 +212,10 @@ final class C10dProcessGroup implements ProcessGroup, AutoCloseable {
 
     private DiffuseException failure(String kind, RuntimeException e) {
         if (e instanceof DiffuseException de) {
-            return de;
+            return de; // already explained (a CollectiveException, or a check of the arguments)
         }
         String cause = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
-        return new DiffuseException(kind + " on group " + describe() + " failed: " + cause
+        return new CollectiveException(kind + " on group " + describe() + " failed: " + cause
                 + " (a peer rank may have died or stalled; collectives wait at most " + timeout.toSeconds()
                 + "s, diffuse.dist.timeout)", e);
     }
@@ -225,7 +226,7 @@ final class C10dProcessGroup implements ProcessGroup, AutoCloseable {
 
     private void ensureOpen(String kind) {
         if (closed) {
-            throw new DiffuseException(kind + " on group " + describe() + ": the group was shut down");
+            throw new CollectiveException(kind + " on group " + describe() + ": the group was shut down");
         }
     }
 

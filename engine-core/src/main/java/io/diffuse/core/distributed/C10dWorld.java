@@ -50,6 +50,7 @@ public final class C10dWorld implements AutoCloseable {
     private final C10dProcessGroup world;
     private final List<C10dProcessGroup> created = new ArrayList<>();
     private final Map<ParallelPlan, PlanGroups> cache = new HashMap<>();
+    private C10dProcessGroup control;
     private boolean closed;
 
     private C10dWorld(RankEnvironment env, String backend, Duration timeout, StoreServer server) {
@@ -105,6 +106,25 @@ public final class C10dWorld implements AutoCloseable {
         return world;
     }
 
+    /**
+     * A group of all ranks on Gloo over CPU tensors, whatever the data plane's backend: a long-running
+     * engine's orders (jobs, per-step stop decisions, rank reports) go here, so they neither queue
+     * behind nor count as the data plane's traffic and need no device. Built collectively on first use.
+     */
+    public synchronized ProcessGroup controlGroup() {
+        if (closed) {
+            throw new DiffuseException("the distributed runtime of rank " + env.rank() + " was shut down");
+        }
+        if (control == null) {
+            List<Integer> all = new ArrayList<>();
+            for (int r = 0; r < env.worldSize(); r++) {
+                all.add(r);
+            }
+            control = newGroup("control", "diffuse/control", all, env.rank(), "gloo");
+        }
+        return control;
+    }
+
     /** The groups of {@code plan} for this rank, built on first use (collectively) and cached. */
     public synchronized ProcessGroups groups(ParallelPlan plan) {
         if (closed) {
@@ -138,6 +158,10 @@ public final class C10dWorld implements AutoCloseable {
     }
 
     private C10dProcessGroup newGroup(String name, String prefix, List<Integer> members, int globalRank) {
+        return newGroup(name, prefix, members, globalRank, backend);
+    }
+
+    private C10dProcessGroup newGroup(String name, String prefix, List<Integer> members, int globalRank, String backend) {
         int groupRank = members.indexOf(globalRank);
         PrefixStore store = new PrefixStore(prefix, connection);
         Backend b;

@@ -3,6 +3,7 @@ package io.diffuse.core.distributed;
 import io.diffuse.api.DiffuseException;
 import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.parallel.ParallelStrategy;
@@ -70,6 +71,11 @@ public final class RankRuntime implements AutoCloseable {
         return new RankRuntime(settings, registry, C10dWorld.join(e, dist.backend(), dist.timeout(), true), e.localRank());
     }
 
+    /** What is installed in this rank's process (strategies, VAE executors, cache policies, models). */
+    public PluginRegistry registry() {
+        return registry;
+    }
+
     /** The settings this runtime was built from. */
     public EngineSettings settings() {
         return settings;
@@ -99,6 +105,14 @@ public final class RankRuntime implements AutoCloseable {
             return localGroups;
         }
         return world.groups(plan);
+    }
+
+    /**
+     * All ranks on Gloo over CPU tensors, also when the data plane is NCCL: for a server's control
+     * plane (see {@link C10dWorld#controlGroup()}); a one-rank run gets a group of itself.
+     */
+    public ProcessGroup controlGroup() {
+        return world == null ? new SingleRankGroup("control", 0) : world.controlGroup();
     }
 
     /** cpu, the configured cuda:N, or cuda:LOCAL_RANK for "cuda". */

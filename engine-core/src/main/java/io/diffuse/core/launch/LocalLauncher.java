@@ -77,6 +77,18 @@ public final class LocalLauncher {
      */
     public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
             PrintWriter out, PrintWriter err, Duration stopGrace) {
+        return launch(command, nproc, masterAddr, masterPort, timeout, out, err, stopGrace, 0, Duration.ZERO);
+    }
+
+    /**
+     * As above, and when a rank fails the launcher restarts all ranks up to {@code maxRestarts} times
+     * (as torchrun's {@code --max-restarts} does, and with the same variables
+     * {@code TORCHELASTIC_RESTART_COUNT} and {@code TORCHELASTIC_MAX_RESTARTS} in the ranks). With a
+     * positive {@code stopGrace} (a server), rank 0 first gets up to {@code faultGrace} to notice the
+     * failure and exit by itself (it reports the failed job); then the others are stopped.
+     */
+    public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
+            PrintWriter out, PrintWriter err, Duration stopGrace, int maxRestarts, Duration faultGrace) {
         if (nproc < 2) {
             throw new IllegalArgumentException("the launcher runs 2 or more ranks, got " + nproc);
         }
@@ -87,11 +99,10 @@ public final class LocalLauncher {
             Loader.load(org.bytedeco.pytorch.global.torch.class);
             preloadVideoNatives();
         }
-        int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
-
         List<Process> procs = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<Thread> pumps = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Thread killer = new Thread(() -> {
+            stopping.set(true);
             if (stopGrace.isZero() || stopGrace.isNegative()) {
                 procs.forEach(Process::destroyForcibly);
                 return;
@@ -121,92 +132,47 @@ public final class LocalLauncher {
         }, "diffuse-rank-killer");
         Runtime.getRuntime().addShutdownHook(killer);
         try {
-            BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
-            for (int rank = 0; rank < nproc; rank++) {
-                ProcessBuilder pb = new ProcessBuilder(command);
-                Map<String, String> env = pb.environment();
-                env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
-                env.put(RankEnvironment.LOCAL_LAUNCHER, "1");
-                // As torchrun does: share the cores among the ranks rather than give each all of them
-                // (N ranks x all cores oversubscribes the CPU); an explicit OMP_NUM_THREADS wins.
-                env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threadsPerRank(nproc)));
-                // The rank watches its standard input, a pipe this process holds open until it ends.
-                env.put(LauncherWatch.ENV, "stdin");
-                Process p;
-                try {
-                    p = pb.start();
-                } catch (IOException e) {
-                    stopAll(procs);
-                    throw new DiffuseException("cannot start rank " + rank + " (" + command.get(0) + "): " + e.getMessage(), e);
-                }
-                procs.add(p);
-                String prefix = "[rank " + rank + "] ";
-                pumps.add(pump(p.getInputStream(), out, err, prefix, rank));
-                pumps.add(pump(p.getErrorStream(), err, err, prefix, rank));
-                int r = rank;
-                p.onExit().thenRun(() -> exits.add(r));
-                synchronized (err) {
-                    err.println("[launcher] rank " + rank + " started, pid " + p.pid());
-                    err.flush();
-                }
-            }
-
-            String failure = null;
-            Integer rank0 = null;
-            long deadline = Long.MAX_VALUE;
-            for (int remaining = nproc; remaining > 0; remaining--) {
-                Integer rank;
-                try {
-                    rank = deadline == Long.MAX_VALUE ? exits.take()
-                            : exits.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    failure = "the launcher was interrupted";
-                    break;
-                }
-                if (rank == null) {
-                    List<Integer> running = new ArrayList<>();
-                    for (int k = 0; k < nproc; k++) {
-                        if (procs.get(k).isAlive()) {
-                            running.add(k);
-                        }
+            for (int attempt = 0;; attempt++) {
+                int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
+                List<Thread> pumps = new ArrayList<>();
+                procs.clear();
+                String failure = runRanks(command, nproc, masterAddr, port, timeout, out, err, procs, pumps, attempt,
+                        maxRestarts);
+                if (failure != null && !(stopGrace.isZero() || stopGrace.isNegative()) && procs.get(0).isAlive()) {
+                    // A server's rank 0 reports the failed job (and keeps the queued ones for a restart) first.
+                    try {
+                        procs.get(0).waitFor(faultGrace.toMillis(), TimeUnit.MILLISECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
                     }
-                    failure = (running.size() == 1 ? "rank " + running.get(0) : "ranks " + running)
-                            + " did not finish within " + timeout.toSeconds() + "s (diffuse.dist.timeout) after the others";
-                    break;
                 }
-                int code = procs.get(rank).exitValue();
-                if (code != 0) {
-                    failure = blame(procs, rank, code);
-                    break;
+                boolean restart = failure != null && attempt < maxRestarts && !stopping.get()
+                        && !Thread.currentThread().isInterrupted();
+                if (failure != null) {
+                    // With a stop grace (a server), the ranks left get SIGTERM alone so rank 0 can still
+                    // report the failed job for a moment; otherwise closing their input halts them at once.
+                    stopAll(procs, restart || stopGrace.isZero() || stopGrace.isNegative());
                 }
-                if (rank == 0) {
-                    rank0 = code;
+                for (Thread t : pumps) {
+                    try {
+                        t.join(STOP_GRACE.toMillis());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                 }
-                if (deadline == Long.MAX_VALUE) {
-                    deadline = System.nanoTime() + timeout.toNanos();
+                if (failure == null) {
+                    int rank0 = procs.get(0).exitValue();
+                    return rank0;
                 }
-            }
-            if (failure != null) {
-                // With a stop grace (a server), the ranks left get SIGTERM alone so rank 0 can still
-                // report the failed job for a moment; otherwise closing their input halts them at once.
-                stopAll(procs, stopGrace.isZero() || stopGrace.isNegative());
-            }
-            for (Thread t : pumps) {
-                try {
-                    t.join(STOP_GRACE.toMillis());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            if (failure != null) {
                 synchronized (err) {
-                    err.println("error: " + failure + "; stopped the other ranks");
+                    err.println(restart ? "[launcher] " + failure + "; restarting the ranks (restart " + (attempt + 1) + " of "
+                            + maxRestarts + ")" : "error: " + failure + "; stopped the other ranks");
                     err.flush();
                 }
-                return 1;
+                if (!restart) {
+                    return 1;
+                }
             }
-            return rank0 == null ? 1 : rank0;
         } finally {
             stopAll(procs);
             try {
@@ -215,6 +181,72 @@ public final class LocalLauncher {
                 // the hook runs anyway
             }
         }
+    }
+
+    /** Starts the ranks and waits for them; returns null when all exited 0, else what failed. */
+    private static String runRanks(List<String> command, int nproc, String masterAddr, int port, Duration timeout,
+            PrintWriter out, PrintWriter err, List<Process> procs, List<Thread> pumps, int attempt, int maxRestarts) {
+        BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
+        for (int rank = 0; rank < nproc; rank++) {
+            ProcessBuilder pb = new ProcessBuilder(command);
+            Map<String, String> env = pb.environment();
+            env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
+            env.put(RankEnvironment.LOCAL_LAUNCHER, "1");
+            // As torchrun tells its workers (a server keeps queued jobs only when a restart follows).
+            env.put("TORCHELASTIC_RESTART_COUNT", Integer.toString(attempt));
+            env.put("TORCHELASTIC_MAX_RESTARTS", Integer.toString(maxRestarts));
+            // As torchrun does: share the cores among the ranks rather than give each all of them
+            // (N ranks x all cores oversubscribes the CPU); an explicit OMP_NUM_THREADS wins.
+            env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(threadsPerRank(nproc)));
+            // The rank watches its standard input, a pipe this process holds open until it ends.
+            env.put(LauncherWatch.ENV, "stdin");
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                stopAll(procs);
+                throw new DiffuseException("cannot start rank " + rank + " (" + command.get(0) + "): " + e.getMessage(), e);
+            }
+            procs.add(p);
+            String prefix = "[rank " + rank + "] ";
+            pumps.add(pump(p.getInputStream(), out, err, prefix, rank));
+            pumps.add(pump(p.getErrorStream(), err, err, prefix, rank));
+            int r = rank;
+            p.onExit().thenRun(() -> exits.add(r));
+            synchronized (err) {
+                err.println("[launcher] rank " + rank + " started, pid " + p.pid());
+                err.flush();
+            }
+        }
+        long deadline = Long.MAX_VALUE;
+        for (int remaining = nproc; remaining > 0; remaining--) {
+            Integer rank;
+            try {
+                rank = deadline == Long.MAX_VALUE ? exits.take()
+                        : exits.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return "the launcher was interrupted";
+            }
+            if (rank == null) {
+                List<Integer> running = new ArrayList<>();
+                for (int k = 0; k < nproc; k++) {
+                    if (procs.get(k).isAlive()) {
+                        running.add(k);
+                    }
+                }
+                return (running.size() == 1 ? "rank " + running.get(0) : "ranks " + running)
+                        + " did not finish within " + timeout.toSeconds() + "s (diffuse.dist.timeout) after the others";
+            }
+            int code = procs.get(rank).exitValue();
+            if (code != 0) {
+                return blame(procs, rank, code);
+            }
+            if (deadline == Long.MAX_VALUE) {
+                deadline = System.nanoTime() + timeout.toNanos();
+            }
+        }
+        return null;
     }
 
     /**
@@ -238,7 +270,7 @@ public final class LocalLauncher {
     }
 
     /** Whether process {@code pid} is stopped (Linux: state T or t in /proc/pid/stat); false where that cannot be read. */
-    static boolean isStopped(long pid) {
+    public static boolean isStopped(long pid) {
         try {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
             // "pid (command) S ...": the state follows the last ')' (the command may hold parentheses).

@@ -19,6 +19,8 @@ final class Job {
 
     final String id;
     final long createdAt;
+    /** When it was admitted, in milliseconds: the order jobs run in, also after a restart. */
+    final long admittedAtMillis;
     final String model;
     final String prompt;
     final String size;
@@ -48,8 +50,14 @@ final class Job {
     }
 
     Job(String id, String model, String prompt, String size, String seconds, Map<String, Object> flags, Path outputDir) {
+        this(id, System.currentTimeMillis(), model, prompt, size, seconds, flags, outputDir);
+    }
+
+    private Job(String id, long admittedAtMillis, String model, String prompt, String size, String seconds,
+            Map<String, Object> flags, Path outputDir) {
         this.id = id;
-        this.createdAt = System.currentTimeMillis() / 1000;
+        this.admittedAtMillis = admittedAtMillis;
+        this.createdAt = admittedAtMillis / 1000;
         this.model = model;
         this.prompt = prompt;
         this.size = size;
@@ -141,6 +149,44 @@ final class Job {
 
     synchronized String errorCode() {
         return errorCode;
+    }
+
+    /** Everything needed to bring the job back after a restart (see {@link JobStore}). */
+    synchronized Map<String, Object> record() {
+        Map<String, Object> r = toJson();
+        r.put("admitted_at_ms", admittedAtMillis);
+        r.put("started_at_ms", startedAt);
+        r.put("flags", flags);
+        return r;
+    }
+
+    /** A job from its {@link #record()}. */
+    @SuppressWarnings("unchecked")
+    static Job restore(Map<String, Object> r, Path outputDir) {
+        Job j = new Job((String) r.get("id"), ((Number) r.get("admitted_at_ms")).longValue(), (String) r.get("model"),
+                (String) r.get("prompt"), (String) r.get("size"), (String) r.get("seconds"),
+                new LinkedHashMap<>((Map<String, Object>) r.get("flags")), outputDir);
+        j.status = Status.valueOf((String) r.get("status"));
+        j.progress = ((Number) r.getOrDefault("progress", 0)).intValue();
+        j.step = ((Number) r.getOrDefault("step", 0)).intValue();
+        j.steps = ((Number) r.getOrDefault("steps", 0)).intValue();
+        j.startedAt = r.get("started_at_ms") == null ? null : ((Number) r.get("started_at_ms")).longValue();
+        j.completedAt = r.get("completed_at") == null ? null : ((Number) r.get("completed_at")).longValue();
+        j.expiresAt = r.get("expires_at") == null ? 0 : ((Number) r.get("expires_at")).longValue();
+        if (r.get("error") instanceof Map<?, ?> e) {
+            j.errorCode = String.valueOf(e.get("code"));
+            j.errorMessage = String.valueOf(e.get("message"));
+        }
+        if (r.get("plan") instanceof Map<?, ?> p) {
+            j.plan = (Map<String, Object>) p;
+        }
+        if (r.get("stage_seconds") instanceof Map<?, ?> st) {
+            st.forEach((k, v) -> j.stageSeconds.put(String.valueOf(k), ((Number) v).doubleValue()));
+        }
+        if (j.finished()) {
+            j.done.complete(j);
+        }
+        return j;
     }
 
     /** The OpenAI video object, with the plan and stage timings it ran with. */

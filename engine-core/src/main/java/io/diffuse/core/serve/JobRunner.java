@@ -3,6 +3,8 @@ package io.diffuse.core.serve;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.diffuse.api.checkpoint.CheckpointLoader;
+import io.diffuse.api.dist.CollectiveException;
+import io.diffuse.api.model.GenerationInterruptedException;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
 import io.diffuse.api.runtime.RuntimeContext;
@@ -10,19 +12,50 @@ import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.generate.GenerateSettings;
 import io.diffuse.core.generate.GenerationService;
+import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.IntSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs one job on this rank, the same way on every rank: the job's effective configuration (as
  * rank 0 decided it and broadcast it) gives its request and its plan; the plan's groups come from
  * the runtime's cache; after every denoising step the ranks agree with rank 0 whether to go on.
+ *
+ * <p>Before the job the ranks tell each other whether they have what its plan names (a strategy
+ * bundle may be missing on one rank); after it, how it ended. A failure inside one rank's own work
+ * (a native allocation that failed, a bad input file) thus fails the job on every rank together and
+ * the server runs the next job; only a failed collective ({@link CollectiveException}: a rank died or
+ * stalled) leaves the group unusable and is thrown on.
  */
 final class JobRunner {
+    private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
+
     /** Why the ranks stopped a job between steps (0 = they did not). */
     static final int GO_ON = 0;
     static final int CANCELLED = 1;
     static final int TIMED_OUT = 2;
     static final int SHUTTING_DOWN = 3;
+
+    /**
+     * How a job ended on every rank.
+     *
+     * @param result this rank's result, null if the job did not complete here
+     * @param stopped the agreed stop reason, or {@link #GO_ON}
+     * @param stoppedWhere where the ranks stopped ("stopped after denoising step 3 of 200"), or null
+     * @param notRunnable per rank: what it lacks to start the job ("" = nothing); non-empty somewhere = never started
+     * @param errors per rank: its error's first line ("" = none)
+     */
+    record Outcome(GenerationResult result, int stopped, String stoppedWhere, String[] notRunnable, String[] errors) {
+        boolean started() {
+            return java.util.Arrays.stream(notRunnable).allMatch(String::isEmpty);
+        }
+
+        boolean failed() {
+            return java.util.Arrays.stream(errors).anyMatch(e -> !e.isEmpty());
+        }
+    }
 
     private final RankRuntime runtime;
     private final GenerationService.Session session;
@@ -42,16 +75,23 @@ final class JobRunner {
     }
 
     /**
-     * Runs the job whose configuration is {@code config}; {@code progress} sees its stages and steps
-     * and {@code decision} is rank 0's answer after each step (other ranks pass anything).
+     * Runs the job whose configuration is {@code config} on this rank, collectively with the others.
      *
-     * @return the result; {@code stopped[0]} receives the agreed stop reason, if any
-     * @throws io.diffuse.api.model.GenerationInterruptedException when the ranks agreed to stop
+     * @param progress sees its stages and steps
+     * @param decision rank 0's answer after each step (other ranks pass anything)
+     * @param residentBytes receives every rank's resident memory after each step
+     * @throws CollectiveException when the ranks can no longer talk (a rank died or stalled)
      */
-    GenerationResult run(Config config, ProgressListener progress, IntSupplier decision, int[] stopped) {
+    Outcome run(Config config, ProgressListener progress, IntSupplier decision, Consumer<long[]> residentBytes) {
         EngineSettings settings = EngineSettings.from(config);
-        GenerateSettings request = GenerateSettings.from(config);
-        RuntimeContext context = runtime.context(checkpoints, settings);
+        List<String> lacking = RankInventory.of(runtime.registry()).missing(settings);
+        String[] notRunnable = control.exchange(lacking.isEmpty() ? "" : String.join(", ", lacking) + " is not installed");
+        String[] noErrors = new String[notRunnable.length];
+        java.util.Arrays.fill(noErrors, "");
+        if (java.util.Arrays.stream(notRunnable).anyMatch(s -> !s.isEmpty())) {
+            return new Outcome(null, GO_ON, null, notRunnable, noErrors);
+        }
+        int[] stopped = new int[1];
         ProgressListener listener = new ProgressListener() {
             @Override
             public void stageStarted(String stage) {
@@ -70,11 +110,38 @@ final class JobRunner {
 
             @Override
             public boolean interruptRequested(String stage, int step, int total) {
-                int agreed = control.agree(runtime.rank() == 0 ? decision.getAsInt() : GO_ON);
-                stopped[0] = agreed;
-                return agreed != GO_ON;
+                ControlPlane.StepAgreement agreed = control.agree(runtime.rank() == 0 ? decision.getAsInt() : GO_ON);
+                residentBytes.accept(agreed.residentBytes());
+                stopped[0] = agreed.decision();
+                return agreed.decision() != GO_ON;
             }
         };
-        return session.generate(request, context, listener, line -> { });
+        GenerationResult result = null;
+        String error = "";
+        String stoppedWhere = null;
+        try {
+            RuntimeContext context = runtime.context(checkpoints, settings);
+            result = session.generate(GenerateSettings.from(config), context, listener, line -> { });
+        } catch (GenerationInterruptedException agreed) {
+            // every rank stopped at the same step; rank 0 reports why
+            stoppedWhere = agreed.getMessage();
+        } catch (CollectiveException e) {
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            // This rank's own work failed: tell the others, so they end the job too rather than wait for it.
+            error = firstLine(e);
+            LOG.info("rank {}: the job failed here: {}", runtime.rank(), error);
+            LOG.debug("rank {}: the job's failure", runtime.rank(), e);
+        }
+        return new Outcome(result, stopped[0], stoppedWhere, notRunnable, control.exchange(error));
+    }
+
+    static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        if (e instanceof OutOfMemoryError) {
+            m = "Java heap: " + m;
+        }
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 }

@@ -12,19 +12,26 @@ import java.util.function.IntSupplier;
 /**
  * The server's metrics in Micrometer's Prometheus registry: queue depth, running jobs, jobs
  * completed and failed (by reason), denoising step time and stage time histograms, bytes each
- * process group moved and resident memory of rank 0.
+ * process group moved and resident memory of every rank (reported after every denoising step and
+ * every idle tick; rank 0's own is read when scraped).
  */
 final class ServeMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final AtomicInteger running = new AtomicInteger();
     private final Counter completed;
 
-    ServeMetrics(IntSupplier queueDepth, java.util.function.Supplier<java.util.Map<String, Long>> groupBytes) {
+    ServeMetrics(IntSupplier queueDepth, java.util.function.Supplier<java.util.Map<String, Long>> groupBytes,
+            java.util.function.Supplier<long[]> rankResidentBytes) {
         Gauge.builder("diffuse_queue_depth", queueDepth::getAsInt).description("jobs waiting").register(registry);
         Gauge.builder("diffuse_jobs_running", running::get).description("jobs running (0 or 1)").register(registry);
         completed = Counter.builder("diffuse_jobs_completed").description("jobs completed").register(registry);
-        Gauge.builder("diffuse_rank0_resident_bytes", ServeMetrics::residentBytes).description("resident memory of rank 0")
-                .baseUnit("bytes").register(registry);
+        long[] ranks = rankResidentBytes.get();
+        for (int r = 0; r < ranks.length; r++) {
+            int rank = r;
+            Gauge.builder("diffuse_rank_resident_bytes", () -> rank == 0 ? ControlPlane.residentBytes()
+                    : rankResidentBytes.get()[rank]).description("resident memory (VmRSS) of each rank, as last reported")
+                    .tag("rank", Integer.toString(rank)).baseUnit("bytes").register(registry);
+        }
         this.groupBytes = groupBytes;
     }
 
@@ -70,19 +77,5 @@ final class ServeMetrics {
             }
         }
         return registry.scrape();
-    }
-
-    /** VmRSS of this process (Linux), else 0. */
-    static double residentBytes() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024.0;
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            return 0;
-        }
-        return 0;
     }
 }

@@ -1,7 +1,6 @@
 package io.diffuse.core.serve;
 
 import io.diffuse.api.checkpoint.CheckpointLoader;
-import io.diffuse.api.model.GenerationInterruptedException;
 import io.diffuse.api.model.ProgressListener;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.generate.GenerationPlan;
@@ -35,8 +34,9 @@ public final class ServeRank {
             PrintWriter err) {
         boolean rank0 = runtime.rank() == 0;
         String modelId = loaded.model().source().toString();
-        VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner)
-                : null;
+        RestartBudget restarts = RestartBudget.from(System.getenv());
+        VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,
+                restarts) : null;
         CountDownLatch loopDone = new CountDownLatch(1);
         AtomicInteger exitCode = new AtomicInteger(1);
         Duration wait = settings.drainTimeout().plus(settings.faultLinger()).plusSeconds(30);
@@ -68,17 +68,20 @@ public final class ServeRank {
                 out.flush();
             }
             session = service.open(runtime, loaded);
-            ControlPlane control = new ControlPlane(runtime.groups().world(), runtime.device());
+            ControlPlane control = new ControlPlane(runtime.controlGroup());
             long[] pids = control.processIds();
+            // Every rank's first report, so rank 0 admits only what every rank can run from the start.
+            String[] reports = control.exchange(RankInventory.of(runtime.registry()).toJson());
             JobRunner runner = new JobRunner(runtime, session, control, checkpoints);
             if (server != null) {
+                server.reports(reports);
                 server.ready();
-                out.println("diffuse serve: ready");
+                out.println("diffuse serve: ready" + (restarts.count() > 0 ? " (" + restarts.describe() + ")" : ""));
                 out.flush();
                 server.runScheduler(runner, control, pids, p -> runtime.groups(p.settings().parallel().plan()),
-                        runtime.settings().dist().timeout());
+                        runtime.settings().dist().timeout(), () -> RankInventory.of(runtime.registry()));
             } else {
-                follow(runner, control);
+                follow(runner, control, runtime);
             }
             exitCode.set(0);
             return 0;
@@ -106,22 +109,16 @@ public final class ServeRank {
     }
 
     /** A rank other than 0: runs rank 0's orders until it says stop. */
-    private static void follow(JobRunner runner, ControlPlane control) {
+    private static void follow(JobRunner runner, ControlPlane control, RankRuntime runtime) {
         while (true) {
             ControlPlane.Order order = control.receive();
             switch (order.kind()) {
-                case ControlPlane.TICK -> {
-                }
+                case ControlPlane.TICK -> control.exchange(RankInventory.of(runtime.registry()).toJson());
                 case ControlPlane.SHUTDOWN -> {
                     return;
                 }
-                case ControlPlane.JOB -> {
-                    try {
-                        runner.run(JobRunner.parse(order.payload()), ProgressListener.NONE, () -> JobRunner.GO_ON, new int[1]);
-                    } catch (GenerationInterruptedException agreed) {
-                        // every rank stopped at the same step; rank 0 reports why
-                    }
-                }
+                case ControlPlane.JOB -> runner.run(JobRunner.parse(order.payload()), ProgressListener.NONE,
+                        () -> JobRunner.GO_ON, rss -> { });
                 default -> throw new IllegalStateException("unknown order " + order.kind() + " from rank 0");
             }
         }

@@ -69,6 +69,11 @@ final class VideoServer {
     private final Map<String, Long> groupBytes = new ConcurrentHashMap<>();
     private final ServeMetrics metrics;
     private final ScheduledExecutorService janitor;
+    private final JobStore store;
+    private final RestartBudget restarts;
+    /** What each rank last reported (installed plugins, memory); null until it reported. */
+    private final RankInventory[] inventories;
+    private final long[] residentBytes;
     private volatile State state = State.loading;
     private volatile String failure;
     private volatile long drainDeadline = Long.MAX_VALUE;
@@ -76,13 +81,17 @@ final class VideoServer {
     private int port;
 
     VideoServer(ServeSettings settings, String modelId, String family, int worldSize,
-            Function<Map<String, Object>, GenerationPlan> planner) {
+            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts) {
         this.settings = settings;
         this.modelId = modelId;
         this.family = family;
         this.worldSize = worldSize;
         this.planner = planner;
-        this.metrics = new ServeMetrics(queue::size, () -> groupBytes);
+        this.restarts = restarts;
+        this.store = new JobStore(settings.outputDir());
+        this.inventories = new RankInventory[worldSize];
+        this.residentBytes = new long[worldSize];
+        this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone());
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "diffuse-serve-janitor");
             t.setDaemon(true);
@@ -90,8 +99,37 @@ final class VideoServer {
         });
     }
 
+    /**
+     * Brings back the jobs saved under the output folder (a restart of the ranks, or a new server on
+     * the same folder): finished ones stay readable, queued ones run first, and one that was running
+     * when the server went down fails with that reason.
+     */
+    private void restoreJobs() {
+        for (Map<String, Object> record : store.load()) {
+            Job job;
+            try {
+                job = Job.restore(record, settings.outputDir());
+            } catch (RuntimeException e) {
+                LOG.warn("skipping job record {}: {}", record.get("id"), e.toString());
+                continue;
+            }
+            jobs.put(job.id, job);
+            synchronized (order) {
+                order.add(job.id);
+            }
+            if (job.status() == Job.Status.queued) {
+                queue.add(job);
+                LOG.info("{} queued again after a restart", job.id);
+            } else if (job.status() == Job.Status.in_progress) {
+                finishFailed(job, "rank_failed", "the server went down while this job ran (" + restarts.describe()
+                        + "); it did not finish");
+            }
+        }
+    }
+
     /** Starts the HTTP API (before the model loads: /health answers, /ready says loading). */
     int start() {
+        restoreJobs();
         QueuedThreadPool threads = new QueuedThreadPool(32, 2);
         threads.setName("diffuse-http");
         threads.setDaemon(true);
@@ -130,6 +168,9 @@ final class VideoServer {
             state = State.draining;
         }
         drainDeadline = System.nanoTime() + settings.drainTimeout().toNanos();
+        if (state == State.failed && restarts.anyLeft()) {
+            return; // stopping for a restart: the queued jobs run after it
+        }
         failQueued("shutting_down", "the server is shutting down (SIGTERM) and did not start this job");
     }
 
@@ -152,7 +193,7 @@ final class VideoServer {
      * @param pids every rank's process id (to name a rank that died)
      */
     void runScheduler(JobRunner runner, ControlPlane control, long[] pids, java.util.function.Function<GenerationPlan,
-            ProcessGroups> groupsOf, Duration collectiveTimeout) {
+            ProcessGroups> groupsOf, Duration collectiveTimeout, java.util.function.Supplier<RankInventory> inventory) {
         // Waiting ranks sit in a broadcast: tick well within the collective timeout.
         long tick = Math.max(50, Math.min(5000, collectiveTimeout.toMillis() / 4));
         while (true) {
@@ -170,6 +211,7 @@ final class VideoServer {
                 }
                 try {
                     control.send(ControlPlane.TICK, null);
+                    reports(control.exchange(inventory.get().toJson()));
                 } catch (RuntimeException e) {
                     fault(null, describeFault(e, pids));
                 }
@@ -202,24 +244,38 @@ final class VideoServer {
         Config config = plan.config().withOnlyPath("diffuse").withoutPath(ServeSettings.PREFIX);
         String payload = config.root().render(ConfigRenderOptions.concise());
         job.start(describe(plan.settings()));
+        store.save(job);
         metrics.running(true);
-        int[] stopped = new int[1];
         try {
             control.send(ControlPlane.JOB, payload);
-            GenerationResult result = runner.run(JobRunner.parse(payload), progressOf(job), () -> decide(job), stopped);
-            result.stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
-            recordTraffic(groupsOf.apply(plan));
-            job.complete(settings.jobTtl().toSeconds());
-            metrics.completed();
-            LOG.info("{} completed", job.id);
-        } catch (GenerationInterruptedException e) {
-            String where = " (" + e.getMessage() + ")";
-            switch (stopped[0]) {
-                case JobRunner.CANCELLED -> finishFailed(job, "cancelled", "cancelled by the client; every rank stopped" + where);
-                case JobRunner.TIMED_OUT -> finishFailed(job, "timeout", "ran longer than " + settings.requestTimeout().toSeconds()
-                        + " s (diffuse.serve.request-timeout); every rank stopped" + where);
-                default -> finishFailed(job, "shutting_down", "the server shut down before the job finished; every rank stopped"
-                        + where);
+            JobRunner.Outcome outcome = runner.run(JobRunner.parse(payload), progressOf(job), () -> decide(job),
+                    this::resident);
+            if (!outcome.started()) {
+                finishFailed(job, "not_installed", "not started: " + perRank(outcome.notRunnable()));
+            } else if (outcome.failed()) {
+                String why = perRank(outcome.errors());
+                // One request's failure (e.g. memory it could not get): every rank ended it, the next job runs.
+                finishFailed(job, why.contains("allocate") || why.contains("out of memory") || why.contains("Java heap")
+                        ? "out_of_memory" : "generation_failed", why);
+            } else if (outcome.result() == null) {
+                String where = " (" + outcome.stoppedWhere() + ")";
+                switch (outcome.stopped()) {
+                    case JobRunner.CANCELLED -> finishFailed(job, "cancelled", "cancelled by the client; every rank stopped"
+                            + where);
+                    case JobRunner.TIMED_OUT -> finishFailed(job, "timeout", "ran longer than "
+                            + settings.requestTimeout().toSeconds() + " s (diffuse.serve.request-timeout); every rank stopped"
+                            + where);
+                    default -> finishFailed(job, "shutting_down", "the server shut down before the job finished; every rank"
+                            + " stopped" + where);
+                }
+            } else {
+                outcome.result().stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
+                recordTraffic(groupsOf.apply(plan));
+                if (job.complete(settings.jobTtl().toSeconds())) {
+                    store.save(job);
+                }
+                metrics.completed();
+                LOG.info("{} completed", job.id);
             }
         } catch (RuntimeException | Error e) {
             String why = describeFault(e, pids);
@@ -274,8 +330,34 @@ final class VideoServer {
         return JobRunner.GO_ON;
     }
 
+    /** "rank 1: why" for each rank with something to say; identical lines are said once for their ranks. */
+    static String perRank(String[] lines) {
+        Map<String, List<Integer>> byLine = new LinkedHashMap<>();
+        for (int r = 0; r < lines.length; r++) {
+            if (!lines[r].isEmpty()) {
+                byLine.computeIfAbsent(lines[r], k -> new ArrayList<>()).add(r);
+            }
+        }
+        List<String> parts = new ArrayList<>();
+        byLine.forEach((line, ranks) -> parts.add((ranks.size() == 1 ? "rank " + ranks.get(0) : "ranks " + ranks) + ": " + line));
+        return String.join("; ", parts);
+    }
+
+    private void resident(long[] bytes) {
+        System.arraycopy(bytes, 0, residentBytes, 0, Math.min(bytes.length, residentBytes.length));
+    }
+
+    /** Every rank's report after a tick: what it has installed, its memory. */
+    void reports(String[] json) {
+        for (int r = 0; r < json.length && r < inventories.length; r++) {
+            inventories[r] = RankInventory.parse(json[r]);
+            residentBytes[r] = inventories[r].residentBytes();
+        }
+    }
+
     private void finishFailed(Job job, String code, String message) {
         if (job.fail(code, message, settings.jobTtl().toSeconds())) {
+            store.save(job);
             metrics.failed(code);
             LOG.info("{} failed ({}): {}", job.id, code, message);
         }
@@ -288,13 +370,16 @@ final class VideoServer {
         if (running != null) {
             finishFailed(running, "rank_failed", why);
         }
-        failQueued("rank_failed", "not started: " + why);
+        if (!restarts.anyLeft()) {
+            failQueued("rank_failed", "not started: " + why + "; the server stopped (" + restarts.describe() + ")");
+        } // else the queued jobs stay saved as queued: the restarted ranks run them
         try {
             Thread.sleep(settings.faultLinger().toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        throw new DiffuseException("serve: " + why + "; stopping (a supervisor restarts the server)");
+        throw new DiffuseException("serve: " + why + (restarts.anyLeft() ? "; restarting the ranks (" + restarts.next() + ")"
+                : "; stopping (" + restarts.describe() + ")"));
     }
 
     private void failQueued(String code, String message) {
@@ -315,10 +400,13 @@ final class VideoServer {
                 boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
                 if (!alive) {
                     gone.add("rank " + r + " (pid " + pid + ")");
+                } else if (io.diffuse.core.launch.LocalLauncher.isStopped(pid)) {
+                    gone.add("rank " + r + " (pid " + pid + ", stopped: it stopped answering)");
                 }
             }
             if (!gone.isEmpty()) {
-                return String.join(", ", gone) + " exited during the job: " + cause;
+                return String.join(", ", gone) + (gone.stream().allMatch(g -> g.contains("stopped")) ? " hung" : " exited")
+                        + ": " + cause;
             }
             try {
                 Thread.sleep(50);
@@ -416,6 +504,7 @@ final class VideoServer {
 
     private void remove(Job j) {
         jobs.remove(j.id);
+        store.delete(j.id);
         synchronized (order) {
             order.remove(j.id);
         }
@@ -558,6 +647,10 @@ final class VideoServer {
                 throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), e.getMessage());
             }
             requireWorld(plan);
+            String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
+            if (lacking != null) {
+                throw ApiError.invalid("parallel", lacking);
+            }
         } catch (ApiError e) {
             deleteInput(id);
             metrics.rejected("invalid_request");
@@ -581,6 +674,7 @@ final class VideoServer {
                 order.add(id);
             }
             queue.add(job);
+            store.save(job);
         }
         LOG.info("{} queued", id);
         return job;

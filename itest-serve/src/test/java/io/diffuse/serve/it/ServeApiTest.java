@@ -364,6 +364,17 @@ class ServeApiTest {
                 warm = new long[] {rss(pids[0]), rss(pids[1])};
             }
         }
+        // /metrics reports every rank's memory as the ranks last reported it (after each step and idle tick).
+        String metrics = serve.get("/metrics").body();
+        for (int r = 0; r < 2; r++) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("diffuse_rank_resident_bytes\\{rank=\"" + r
+                    + "\",?\\} (\\S+)").matcher(metrics);
+            assertTrue(m.find(), "no resident memory of rank " + r + " in /metrics:\n" + metrics);
+            double reported = Double.parseDouble(m.group(1));
+            long actual = rss(pids[r]);
+            assertTrue(Math.abs(reported - actual) < 0.25 * actual, "rank " + r + ": /metrics says " + reported
+                    + " bytes, /proc says " + actual);
+        }
         for (int r = 0; r < 2; r++) {
             long grew = rss(pids[r]) - warm[r];
             System.out.println("soak: rank " + r + " resident memory grew by " + (grew >> 10) + " KiB over 25 jobs");

@@ -36,8 +36,14 @@ final class ServeProcess implements AutoCloseable {
     String apiKey;
 
     ServeProcess(Path outputDir, Map<String, String> env, String... args) throws IOException {
+        this(0, outputDir, env, args);
+    }
+
+    /** A server on {@code port} (0 = any free port; a restart of the ranks then listens on another). */
+    ServeProcess(int port, Path outputDir, Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), Cli.class.getName(), "serve", "--port", "0", "--output-dir",
+                System.getProperty("java.class.path"), Cli.class.getName(), "serve", "--port", Integer.toString(port),
+                "--output-dir",
                 outputDir.toString(), "--threads", "1"));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
@@ -64,13 +70,18 @@ final class ServeProcess implements AutoCloseable {
 
     /** Waits until rank 0 says ready (the model loaded on every rank). */
     ServeProcess awaitReady(Duration timeout) throws InterruptedException {
+        return awaitReady(timeout, 1);
+    }
+
+    /** Waits until rank 0 has said ready {@code times} times (the ranks restarted {@code times - 1} times). */
+    ServeProcess awaitReady(Duration timeout, int times) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             Matcher m = LISTENING.matcher(out);
             if (base == null && m.find()) {
                 base = m.group(1);
             }
-            if (base != null && out.toString().contains("diffuse serve: ready")) {
+            if (base != null && out.toString().split("diffuse serve: ready", -1).length - 1 >= times) {
                 return this;
             }
             if (!launcher.isAlive()) {
@@ -81,15 +92,26 @@ final class ServeProcess implements AutoCloseable {
         throw new AssertionError("serve not ready within " + timeout + "\n" + output());
     }
 
-    /** The pid of rank {@code rank}, as the launcher reported it. */
+    /** The pid of rank {@code rank}, as the launcher last reported it (after a restart: the new one). */
     long rankPid(int rank) {
         Matcher m = RANK_PID.matcher(err);
+        long pid = -1;
         while (m.find()) {
             if (Integer.parseInt(m.group(1)) == rank) {
-                return Long.parseLong(m.group(2));
+                pid = Long.parseLong(m.group(2));
             }
         }
-        throw new AssertionError("no pid for rank " + rank + "\n" + output());
+        if (pid < 0) {
+            throw new AssertionError("no pid for rank " + rank + "\n" + output());
+        }
+        return pid;
+    }
+
+    /** A port that was free a moment ago on loopback. */
+    static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
     }
 
     String output() {
