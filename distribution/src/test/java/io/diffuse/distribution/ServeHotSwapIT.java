@@ -22,7 +22,8 @@ import org.junit.rules.TemporaryFolder;
 /**
  * {@code bin/diffuse serve} of the assembled product (Felix, bundles, Jetty and Micrometer from lib/):
  * a {@code .cfg} dropped into deploy/ while a job runs and another waits changes the plan from the
- * next job on, without a restart; the running job keeps the plan it started with; SIGTERM exits 0.
+ * next job on, without a restart; the running job keeps the plan it started with; a strategy bundle
+ * dropped into deploy/ is refused until every rank has it, then runs; SIGTERM exits 0.
  */
 public class ServeHotSwapIT {
     private static final Path DIFFUSE = TestBundles.dist().resolve("bin/diffuse");
@@ -41,6 +42,12 @@ public class ServeHotSwapIT {
         HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(r.body(), 200, r.statusCode());
         return JSON.readValue(r.body(), Map.class);
+    }
+
+    private HttpResponse<String> post(String url, Object body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private Map<String, Object> awaitEnd(String base, String id) throws Exception {
@@ -102,6 +109,25 @@ public class ServeHotSwapIT {
             byte[] mp4 = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/videos/" + next + "/content")).build(),
                     HttpResponse.BodyHandlers.ofByteArray()).body();
             assertEquals("ftyp", new String(mp4, 4, 4, java.nio.charset.StandardCharsets.US_ASCII));
+
+            // A strategy bundle dropped into deploy/ while serving: refused (400, naming it) until every rank has
+            // it, then usable without a restart.
+            Map<String, Object> viaAllGather = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5,
+                    "num_inference_steps", 2, "parallel", Map.of("strategy", "allgather"));
+            HttpResponse<String> refused = post(base + "/v1/videos", viaAllGather);
+            assertEquals(refused.body(), 400, refused.statusCode());
+            assertTrue(refused.body(), refused.body().contains("allgather"));
+            Files.copy(TestBundles.thirdParty(), deploy.resolve("itest-allgather.jar"));
+            HttpResponse<String> admitted = refused;
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (admitted.statusCode() == 400 && System.nanoTime() < until) {
+                Thread.sleep(500); // FileInstall installs it in every rank; the ranks report it at their next tick
+                admitted = post(base + "/v1/videos", viaAllGather);
+            }
+            assertEquals(admitted.body(), 200, admitted.statusCode());
+            Map<String, Object> third = awaitEnd(base, (String) JSON.readValue(admitted.body(), Map.class).get("id"));
+            assertEquals(third.toString(), "completed", third.get("status"));
+            assertEquals(third.toString(), "allgather", ((Map<?, ?>) third.get("plan")).get("strategy"));
 
             serve.toHandle().destroy(); // SIGTERM
             assertTrue(serve.waitFor(60, TimeUnit.SECONDS));
