@@ -100,6 +100,31 @@ class ServeFaultTest {
     }
 
     @Test
+    void aRankThatHangsIsNamedWhenTheCollectiveTimesOutAndTheRanksAreRestarted() throws Exception {
+        int port = ServeProcess.freePort();
+        try (ServeProcess serve = new ServeProcess(port, tmp, Map.of(), "-C", "diffuse.dist.timeout=10s")) {
+            serve.awaitReady(Duration.ofMinutes(3));
+            String running = (String) ServeProcess.json(serve.postJson("/v1/videos", LONG_JOB)).get("id");
+            awaitStep(serve, running, 2);
+            long hung = serve.rankPid(1);
+            long stoppedAt = System.nanoTime();
+            new ProcessBuilder("kill", "-STOP", Long.toString(hung)).start().waitFor();
+            Map<String, Object> failed = serve.awaitEnd(running, Duration.ofMinutes(1));
+            double noticed = (System.nanoTime() - stoppedAt) / 1e9;
+            Map<?, ?> error = (Map<?, ?>) failed.get("error");
+            assertEquals("rank_failed", error.get("code"), failed.toString());
+            assertTrue(String.valueOf(error.get("message")).contains("rank 1 (pid " + hung + ", stopped"), error.toString());
+            assertTrue(noticed < 40, "noticed after " + noticed + " s with a 10 s collective timeout");
+            serve.awaitReady(Duration.ofMinutes(3), 2);
+            System.out.printf("hang: job failed %.1f s after SIGSTOP of rank 1 (timeout 10 s); ready again after %.1f s%n",
+                    noticed, (System.nanoTime() - stoppedAt) / 1e9);
+            assertTrue(ProcessHandle.of(hung).map(h -> !h.isAlive()).orElse(true), "the hung rank was not stopped");
+            String later = (String) ServeProcess.json(serve.postJson("/v1/videos", SHORT_JOB)).get("id");
+            assertEquals("completed", serve.awaitEnd(later, Duration.ofMinutes(1)).get("status"), serve.output());
+        }
+    }
+
+    @Test
     void withRestartsOffAKilledRankFailsTheJobAndTheQueuedOneAndTheServerExitsNonZero() throws Exception {
         try (ServeProcess serve = new ServeProcess(tmp, Map.of("DIFFUSE_SERVE_API__KEY", "s3cret"), "-C",
                 "diffuse.serve.max-restarts=0")) {
