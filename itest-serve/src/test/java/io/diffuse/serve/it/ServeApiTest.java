@@ -58,7 +58,7 @@ class ServeApiTest {
     @BeforeAll
     void start() throws Exception {
         tmp = Files.createTempDirectory("serve-api-test");
-        serve = new ServeProcess(tmp.resolve("out"), Map.of(), "-C", "diffuse.serve.max-queue=2", "-C",
+        serve = new ServeProcess(tmp.resolve("out"), Map.of(), "-C", "diffuse.serve.max-queue=4", "-C",
                 "diffuse.serve.write-tensors=true").awaitReady(Duration.ofMinutes(3));
     }
 
@@ -278,16 +278,17 @@ class ServeApiTest {
     }
 
     /**
-     * 8 clients at once against a queue of 2: each request is either admitted (and then completes)
+     * 12 clients at once against a queue of 4: each request is either admitted (and then completes)
      * or refused with 429 and Retry-After; none is lost or duplicated; the gauges return to 0.
      */
     @Test
     @Order(8)
     void boundedLoadEveryRequestCompletesOrGets429AndTheGaugesReturnToZero() throws Exception {
-        ExecutorService clients = Executors.newFixedThreadPool(8);
+        double refusedBefore = rejectedQueueFull();
+        ExecutorService clients = Executors.newFixedThreadPool(12);
         List<Future<HttpResponse<String>>> sent = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            Map<String, Object> body = with(SMALL, "seed", 100 + i, "num_inference_steps", 6);
+        for (int i = 0; i < 12; i++) {
+            Map<String, Object> body = with(SMALL, "seed", 100 + i, "num_inference_steps", 10);
             sent.add(clients.submit(() -> serve.postJson("/v1/videos", body)));
         }
         Set<String> admitted = new HashSet<>();
@@ -303,14 +304,30 @@ class ServeApiTest {
             }
         }
         clients.shutdown();
-        assertEquals(8, admitted.size() + refused);
-        assertTrue(refused >= 1, "a queue of 2 refused none of 8 simultaneous requests");
-        assertTrue(admitted.size() >= 2, "admitted " + admitted.size());
+        assertEquals(12, admitted.size() + refused);
+        assertTrue(refused >= 1, "a queue of 4 refused none of 12 simultaneous requests");
+        assertTrue(admitted.size() >= 5, "admitted " + admitted.size() + " (1 running + 4 queued at least)");
         for (String id : admitted) {
             assertEquals("completed", serve.awaitEnd(id, Duration.ofMinutes(3)).get("status"));
         }
+        // None lost or duplicated: the job list holds each admitted job exactly once; every refusal was counted.
+        List<?> listed = (List<?>) ServeProcess.json(serve.get("/v1/videos?limit=100")).get("data");
+        List<Object> ids = listed.stream().map(j -> ((Map<?, ?>) j).get("id")).filter(admitted::contains)
+                .collect(java.util.stream.Collectors.toList());
+        assertEquals(admitted.size(), ids.size(), "listed " + ids);
+        assertEquals(admitted, new HashSet<>(ids));
+        assertEquals(refusedBefore + refused, rejectedQueueFull());
         assertEquals(0.0, serve.metric("diffuse_queue_depth"));
         assertEquals(0.0, serve.metric("diffuse_jobs_running"));
+    }
+
+    private double rejectedQueueFull() throws Exception {
+        for (String line : serve.get("/metrics").body().split("\n")) {
+            if (line.startsWith("diffuse_requests_rejected_total{reason=\"queue_full\"")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return 0;
     }
 
     /** SIGTERM: the running job finishes, the queued one fails with a reason, every process exits 0. */
