@@ -29,6 +29,11 @@ class ServeFaultTest {
             assertEquals(401, anonymous.statusCode(), anonymous.body());
             assertEquals("authentication_error", ((Map<?, ?>) ServeProcess.json(anonymous).get("error")).get("type"));
             assertEquals(200, serve.get("/health").statusCode(), "liveness needs no key");
+            // No admin key on a loopback server: the admin endpoints follow the API key rule.
+            assertEquals(401, serve.admin("/admin/defaults", "GET", null, null).statusCode());
+            HttpResponse<String> admin = serve.admin("/admin/defaults", "GET", "s3cret", null);
+            assertEquals(200, admin.statusCode(), admin.body());
+            assertEquals(Map.of(), ServeProcess.json(admin).get("overrides"));
             serve.apiKey = "s3cret";
 
             Map<String, Object> request = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5,
