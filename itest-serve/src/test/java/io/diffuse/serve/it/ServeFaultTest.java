@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A server with an API key whose rank 1 is killed (SIGKILL) during a job: the job fails naming
+ * A server with an API key (which, without an admin key, also guards /admin/defaults, whose
+ * overrides beat the server's start flags) whose rank 1 is killed (SIGKILL) during a job: the job fails naming
  * rank 1, /ready turns 503, the queued job fails too, and the server exits non-zero promptly.
  */
 class ServeFaultTest {
@@ -23,7 +24,7 @@ class ServeFaultTest {
     @Test
     void sigkillOfRankOneFailsTheJobNamingRankOneReadyGoes503AndTheServerExitsNonZero() throws Exception {
         try (ServeProcess serve = new ServeProcess(tmp, Map.of("DIFFUSE_SERVE_API__KEY", "s3cret"), "-C",
-                "diffuse.serve.fault-linger=2s")) {
+                "diffuse.serve.fault-linger=2s", "--nproc", "2", "--strategy", "ulysses")) {
             serve.awaitReady(Duration.ofMinutes(3));
             HttpResponse<String> anonymous = serve.get("/v1/videos");
             assertEquals(401, anonymous.statusCode(), anonymous.body());
@@ -34,6 +35,14 @@ class ServeFaultTest {
             HttpResponse<String> admin = serve.admin("/admin/defaults", "GET", "s3cret", null);
             assertEquals(200, admin.statusCode(), admin.body());
             assertEquals(Map.of(), ServeProcess.json(admin).get("overrides"));
+            assertEquals("ulysses", ((Map<?, ?>) ServeProcess.json(admin).get("plan")).get("strategy"), admin.body());
+            // Admin defaults beat the server's start flags (--strategy ulysses).
+            HttpResponse<String> ring = serve.admin("/admin/defaults", "PUT", "s3cret", Map.of("diffuse.parallel.strategy",
+                    "ring", "diffuse.parallel.ring", 2, "diffuse.parallel.ulysses", 1));
+            assertEquals(200, ring.statusCode(), ring.body());
+            assertEquals("ring", ((Map<?, ?>) ServeProcess.json(ring).get("plan")).get("strategy"), ring.body());
+            HttpResponse<String> cleared = serve.admin("/admin/defaults", "DELETE", "s3cret", null);
+            assertEquals("ulysses", ((Map<?, ?>) ServeProcess.json(cleared).get("plan")).get("strategy"), cleared.body());
             serve.apiKey = "s3cret";
 
             Map<String, Object> request = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5,
