@@ -8,6 +8,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.util.Collections;
 import java.util.Comparator;
@@ -26,6 +29,8 @@ import org.slf4j.LoggerFactory;
  * {@code .cfg}, that sit above the server's start flags and below a request's own fields. Jobs plan
  * when they start, so a change applies from the next job to start; the running job keeps its plan.
  * A change is checked by planning with it (the same checked plan a job gets) before it takes effect.
+ * They are kept in {@code <output-dir>/admin-defaults.json}, as ConfigAdmin keeps its configurations,
+ * so a restart of the ranks (or a new server on the same folder) keeps them; DELETE removes the file.
  */
 final class AdminDefaults {
     private static final Logger LOG = LoggerFactory.getLogger(AdminDefaults.class);
@@ -49,6 +54,7 @@ final class AdminDefaults {
     /** The request flags of a probe request to a checked plan (the server's planner and its world and model checks). */
     private final Function<Map<String, Object>, GenerationPlan> checkedPlan;
     private final Map<String, Object> probe;
+    private final Path file;
     private volatile Map<String, Object> overrides = Map.of();
     private long changes;
 
@@ -65,6 +71,46 @@ final class AdminDefaults {
         // What a request always brings (a prompt; the server's output path), so that the plan can be checked.
         this.probe = Map.of("diffuse.generate.prompt", "admin defaults check", "diffuse.generate.output",
                 settings.outputDir().resolve("admin-defaults-check.mp4").toString());
+        this.file = settings.outputDir().resolve("admin-defaults.json");
+        restore();
+    }
+
+    /** Brings back the saved defaults, checked again (the configuration below may have changed). */
+    private void restore() {
+        if (!Files.isRegularFile(file)) {
+            return;
+        }
+        try {
+            Map<String, Object> saved = new LinkedHashMap<>();
+            parse(Files.readAllBytes(file)).forEach((k, v) -> {
+                if (v != null) {
+                    saved.put(k, v);
+                }
+            });
+            saved.keySet().forEach(AdminDefaults::requireAllowed);
+            checkedPlan.apply(layered(saved, probe));
+            overrides = Collections.unmodifiableMap(new TreeMap<>(saved));
+            LOG.info("admin defaults restored from {}: {} (DELETE /admin/defaults clears them)", file, overrides);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("admin defaults in {} are not used (they no longer plan; the next change replaces them): {}", file,
+                    e.getMessage());
+        }
+    }
+
+    /** Saves the defaults (atomically: a reader or a restart sees the old file or the new one), or removes the file. */
+    private void save(Map<String, Object> next) {
+        try {
+            if (next.isEmpty()) {
+                Files.deleteIfExists(file);
+                return;
+            }
+            Path staging = file.resolveSibling("." + file.getFileName() + ".tmp");
+            Files.write(staging, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(next)));
+            Files.move(staging, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new ApiError(500, "server_error", null, "not_saved", "cannot save the admin defaults to " + file + " ("
+                    + e.getMessage() + "); nothing changed");
+        }
     }
 
     static boolean isLoopback(String host) {
@@ -169,6 +215,7 @@ final class AdminDefaults {
             String message = String.valueOf(e.getMessage()).replace("(from command-line flag)", "(from the admin defaults)");
             throw ApiError.invalid(paramOf(message, next, null), message);
         }
+        save(next);
         Map<String, Object> before = overrides;
         overrides = Collections.unmodifiableMap(new TreeMap<>(next));
         changes++;

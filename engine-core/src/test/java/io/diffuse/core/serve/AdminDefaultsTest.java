@@ -8,10 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.core.config.ConfigLoader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Who may call the admin endpoints, and which keys an admin default may set (checked before any
@@ -19,10 +21,14 @@ import org.junit.jupiter.api.Test;
  */
 class AdminDefaultsTest {
 
+    @TempDir
+    Path outputDir;
+
     /** The server's settings as the configuration layers give them (flags, then the environment). */
-    private static AdminDefaults admin(String host, String apiKey, Map<String, String> env) {
+    private AdminDefaults admin(String host, String apiKey, Map<String, String> env) {
         ServeSettings s = ServeSettings.from(ConfigLoader.load(null, Map.of("diffuse.serve.host", host,
-                "diffuse.serve.api-key", apiKey), env, new Properties(), List.of()));
+                "diffuse.serve.api-key", apiKey, "diffuse.serve.output-dir", outputDir.toString()), env, new Properties(),
+                List.of()));
         return new AdminDefaults(s, 2, flags -> {
             throw new AssertionError("no plan is made for a refused call: " + flags);
         });

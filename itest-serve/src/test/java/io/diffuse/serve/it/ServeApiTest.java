@@ -458,6 +458,10 @@ class ServeApiTest {
             assertEquals(ring, still.get("overrides"), "a refused change leaves the defaults: " + still);
         }
 
+        // Kept on disk, as ConfigAdmin keeps its configurations (a restart keeps them: the last test).
+        Path saved = tmp.resolve("out").resolve("admin-defaults.json");
+        assertEquals(ring, ServeProcess.JSON.readValue(saved.toFile(), Map.class));
+
         HttpResponse<String> cleared = serve.admin("/admin/defaults", "DELETE", ADMIN_KEY, null);
         assertEquals(200, cleared.statusCode(), cleared.body());
         assertEquals(Map.of(), ServeProcess.json(cleared).get("overrides"));
@@ -466,6 +470,10 @@ class ServeApiTest {
         assertEquals("completed", a.get("status"), a.toString());
         assertEquals("usp", ((Map<?, ?>) a.get("plan")).get("strategy"), "DELETE restores the server's plan: " + a);
         assertEquals(2, ((Map<?, ?>) a.get("plan")).get("ulysses"));
+        assertFalse(Files.exists(saved), "DELETE removes the saved defaults");
+        // For the last test: defaults that a new server on the same folder brings back.
+        assertEquals(200, serve.admin("/admin/defaults", "PATCH", ADMIN_KEY, Map.of("diffuse.generate.num-inference-steps",
+                3)).statusCode());
     }
 
     @Test
@@ -485,5 +493,17 @@ class ServeApiTest {
         String log = serve.output();
         assertTrue(log.contains(running + " completed"), log);
         assertTrue(log.contains(queued + " failed (shutting_down)"), log);
+    }
+
+    /** A new server on the same output folder (as after a restart) brings back the admin defaults, checked again. */
+    @Test
+    @Order(13)
+    void theAdminDefaultsSurviveARestart() throws Exception {
+        try (ServeProcess again = new ServeProcess(tmp.resolve("out"), Map.of("DIFFUSE_SERVE_ADMIN__KEY", ADMIN_KEY))) {
+            again.awaitReady(Duration.ofMinutes(3));
+            Map<String, Object> restored = ServeProcess.json(again.admin("/admin/defaults", "GET", ADMIN_KEY, null));
+            assertEquals(Map.of("diffuse.generate.num-inference-steps", 3), restored.get("overrides"), restored.toString());
+            assertEquals(3, ((Map<?, ?>) restored.get("request_defaults")).get("num_inference_steps"), restored.toString());
+        }
     }
 }
