@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step-cache benchmark: the same T2V generation (mid-size random transformer, tools/bench/cache_pipeline.py)
 # uncached and with step-cache policies, one after the other in the same run; prints per run the
-# end-to-end wall time, the denoise time, the forwards skipped and the max |latents - uncached latents|;
+# end-to-end wall time, the process's CPU time, the denoise time, the forwards skipped and the max |latents - uncached latents|;
 # the uncached run is repeated last.
 # See docs/benchmarks.md. Needs a diffusers checkout's src/ on PYTHONPATH to build the model once.
 #
@@ -37,7 +37,8 @@ run() {  # run LABEL CACHE-FLAGS...
   local label=$1; shift
   local log="$WORK/$label.log" start end
   start=$(date +%s.%N)
-  JAVA_OPTS=-Dio.diffuse.log.level=INFO "$DIFFUSE" generate --model "$WORK" --prompt-embeds "$WORK/embeds.safetensors" \
+  # CPU seconds (user + system) of the process: other jobs on a shared host disturb them far less than wall time.
+  JAVA_OPTS=-Dio.diffuse.log.level=INFO /usr/bin/time -f '%U %S' -o "$WORK/$label.cpu" "$DIFFUSE" generate --model "$WORK" --prompt-embeds "$WORK/embeds.safetensors" \
     --height "$SIZE" --width "$SIZE" --num-frames "$FRAMES" --num-inference-steps "$STEPS" --guidance-scale 6 --seed 1 \
     --threads "$THREADS" --output-tensors "$WORK/$label.safetensors" "$@" > "$log" 2>&1
   end=$(date +%s.%N)
@@ -49,12 +50,14 @@ run() {  # run LABEL CACHE-FLAGS...
 from safetensors.torch import load_file
 a = load_file('$WORK/$label.safetensors')['latents']; b = load_file('$WORK/none.safetensors')['latents']
 print(f'{(a - b).abs().max().item():.3g}')")
-  printf '| %s | %.1f | %s | %s of %d | %s | load %s |\n' "$label" "$(echo "$end - $start" | bc)" "$denoise" "$skipped" \
-    $((2 * STEPS)) "$diff" "$(cut -d' ' -f1 /proc/loadavg)"
+  local cpu
+  cpu=$(awk '{printf "%.1f", $1 + $2}' "$WORK/$label.cpu")
+  printf '| %s | %.1f | %s | %s | %s of %d | %s | load %s |\n' "$label" "$(echo "$end - $start" | bc)" "$cpu" "$denoise" \
+    "$skipped" $((2 * STEPS)) "$diff" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
-echo "| run | end to end (s) | denoise (s) | forwards skipped | max abs latent diff to uncached | |"
-echo "|---|---|---|---|---|---|"
+echo "| run | end to end (s) | CPU (s) | denoise (s) | forwards skipped | max abs latent diff to uncached | |"
+echo "|---|---|---|---|---|---|---|"
 run none
 for r in "${RUNS[@]}"; do
   run "${r%%:*}-${r##*:}" -C "cache.policy=${r%%:*}" -C "cache.threshold=${r##*:}"

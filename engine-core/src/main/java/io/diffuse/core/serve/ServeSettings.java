@@ -11,10 +11,11 @@ import java.time.Duration;
  * @param outputDir where job outputs are written (never a client-chosen path)
  * @param apiKey the bearer token clients must send; empty = none
  * @param maxRestarts how often the launcher restarts the ranks after a rank failed (0 = exit non-zero)
+ * @param adminKey the bearer token of the admin endpoints (/admin/*); empty = the API key rule, on loopback only
  */
 public record ServeSettings(String host, int port, String apiKey, Path outputDir, int maxQueue, Duration requestTimeout,
         Duration jobTtl, long diskBudget, long maxBodyBytes, int maxPromptChars, long maxImagePixels, int maxFrames,
-        int maxSteps, Duration drainTimeout, Duration faultLinger, boolean writeTensors, int maxRestarts) {
+        int maxSteps, Duration drainTimeout, Duration faultLinger, boolean writeTensors, int maxRestarts, String adminKey) {
 
     /** The configuration prefix. */
     public static final String PREFIX = "diffuse.serve";
@@ -36,7 +37,8 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
                 out.toAbsolutePath().normalize(), maxQueue, positive(s, "request-timeout"), positive(s, "job-ttl"),
                 s.getBytes("disk-budget"), s.getBytes("max-body-bytes"), s.getInt("max-prompt-chars"),
                 s.getLong("max-image-pixels"), s.getInt("max-frames"), s.getInt("max-steps"), positive(s, "drain-timeout"),
-                s.getDuration("fault-linger"), s.getBoolean("write-tensors"), maxRestarts(s));
+                s.getDuration("fault-linger"), s.getBoolean("write-tensors"), maxRestarts(s),
+                s.getString("admin-key").trim());
     }
 
     private static int maxRestarts(Config s) {

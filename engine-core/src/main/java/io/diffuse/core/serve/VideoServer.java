@@ -68,6 +68,8 @@ final class VideoServer {
     private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
     private final Map<String, Long> groupBytes = new ConcurrentHashMap<>();
     private final ServeMetrics metrics;
+    /** /admin/defaults: the layer between the server's start flags and a request's own fields. */
+    private final AdminDefaults admin;
     private final ScheduledExecutorService janitor;
     private final JobStore store;
     private final RestartBudget restarts;
@@ -92,6 +94,16 @@ final class VideoServer {
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone());
+        this.admin = new AdminDefaults(settings, worldSize, flags -> {
+            GenerationPlan plan = planner.apply(flags);
+            requireWorld(plan);
+            // An override naming what some rank lacks would make every request fail: refuse it now.
+            String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
+            if (lacking != null) {
+                throw ApiError.invalid("parallel", lacking);
+            }
+            return plan;
+        });
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "diffuse-serve-janitor");
             t.setDaemon(true);
@@ -233,7 +245,7 @@ final class VideoServer {
             java.util.function.Function<GenerationPlan, ProcessGroups> groupsOf) {
         GenerationPlan plan;
         try {
-            plan = planner.apply(job.flags);
+            plan = planner.apply(admin.under(job.flags)); // the admin defaults as they are now
             requireWorld(plan);
         } catch (DiffuseException | ApiError e) {
             // The configuration changed since the job was admitted (hot swap) and no longer fits it.
@@ -545,6 +557,9 @@ final class VideoServer {
                 }
                 return json(response, callback, state == State.ready ? 200 : 503, body);
             }
+            if (path.equals("/admin/defaults")) {
+                return adminDefaults(request, method, response, callback);
+            }
             authorize(request);
             if (path.equals("/metrics") && method.equals("GET")) {
                 return send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -616,6 +631,24 @@ final class VideoServer {
         }
     }
 
+    /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */
+    private boolean adminDefaults(Request request, String method, Response response, Callback callback) {
+        admin.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        byte[] body = new byte[0];
+        if (method.equals("PUT") || method.equals("PATCH")) {
+            try (InputStream in = Content.Source.asInputStream(request)) {
+                body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, settings.maxBodyBytes() + 1));
+            } catch (IOException e) {
+                throw ApiError.invalid(null, "cannot read the body: " + e.getMessage());
+            }
+            if (body.length > settings.maxBodyBytes()) {
+                throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body is larger than "
+                        + settings.maxBodyBytes() + " bytes (diffuse.serve.max-body-bytes)");
+            }
+        }
+        return json(response, callback, 200, admin.handle(method, body));
+    }
+
     /** Reads, checks and queues a request (everything the generation service checks, before queueing). */
     private Job admit(Request request) {
         if (state != State.ready && state != State.loading) {
@@ -642,7 +675,7 @@ final class VideoServer {
                 flags.put("diffuse.generate.output-tensors", settings.outputDir().resolve(id + ".safetensors").toString());
             }
             try {
-                plan = planner.apply(flags);
+                plan = planner.apply(admin.under(flags));
             } catch (DiffuseException e) {
                 throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), e.getMessage());
             }

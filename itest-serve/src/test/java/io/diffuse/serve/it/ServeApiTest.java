@@ -52,13 +52,16 @@ class ServeApiTest {
     private static final Map<String, Object> SMALL = Map.of("prompt", "a cat walks on the grass", "size", "64x64",
             "num_frames", 5, "num_inference_steps", 4, "seed", 7);
 
+    /** The server's admin key (diffuse.serve.admin-key from the environment, as an operator would set it). */
+    private static final String ADMIN_KEY = "admin-s3cret";
+
     private Path tmp;
     private ServeProcess serve;
 
     @BeforeAll
     void start() throws Exception {
         tmp = Files.createTempDirectory("serve-api-test");
-        serve = new ServeProcess(tmp.resolve("out"), Map.of(), "-C", "diffuse.serve.max-queue=4", "-C",
+        serve = new ServeProcess(tmp.resolve("out"), Map.of("DIFFUSE_SERVE_ADMIN__KEY", ADMIN_KEY), "-C", "diffuse.serve.max-queue=4", "-C",
                 "diffuse.serve.write-tensors=true").awaitReady(Duration.ofMinutes(3));
     }
 
@@ -408,8 +411,101 @@ class ServeApiTest {
         throw new AssertionError("no VmRSS for " + pid);
     }
 
+    /**
+     * The admin endpoint's hot swap: PUT /admin/defaults (diffuse.* keys, as in a .cfg) changes the
+     * default plan from the next job to start, while the running job keeps its plan; a request's own
+     * parallel object still wins; a bad change (unknown strategy, unknown key, forbidden key, degrees
+     * beyond the world) is a 400 naming the key and leaves the defaults as they were; DELETE restores
+     * the server's plan. Without the admin key: 401.
+     */
     @Test
     @Order(11)
+    void adminDefaultsChangeThePlanOfTheNextJobAndBadChangesAreRefusedNamingTheKey() throws Exception {
+        HttpResponse<String> anonymous = serve.get("/admin/defaults");
+        assertEquals(401, anonymous.statusCode(), anonymous.body());
+        assertEquals("invalid_admin_key", ((Map<?, ?>) ServeProcess.json(anonymous).get("error")).get("code"));
+        assertEquals(401, serve.admin("/admin/defaults", "GET", "wrong-key", null).statusCode());
+        HttpResponse<String> initial = serve.admin("/admin/defaults", "GET", ADMIN_KEY, null);
+        assertEquals(200, initial.statusCode(), initial.body());
+        assertEquals(Map.of(), ServeProcess.json(initial).get("overrides"));
+        assertEquals("usp", ((Map<?, ?>) ServeProcess.json(initial).get("plan")).get("strategy"), initial.body());
+
+        // A job that runs while the defaults change keeps the plan it started with.
+        String running = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 20)))
+                .get("id");
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!"in_progress".equals(ServeProcess.json(serve.get("/v1/videos/" + running)).get("status"))
+                && !"completed".equals(ServeProcess.json(serve.get("/v1/videos/" + running)).get("status"))) {
+            assertTrue(System.nanoTime() < deadline, "job never started\n" + serve.output());
+            Thread.sleep(20);
+        }
+        Map<String, Object> ring = Map.of("diffuse.parallel.strategy", "ring", "diffuse.parallel.ring", 2,
+                "diffuse.parallel.ulysses", 1, "diffuse.generate.num-inference-steps", 3);
+        HttpResponse<String> put = serve.admin("/admin/defaults", "PUT", ADMIN_KEY, ring);
+        assertEquals(200, put.statusCode(), put.body());
+        Map<?, ?> putPlan = (Map<?, ?>) ServeProcess.json(put).get("plan");
+        assertEquals("ring", putPlan.get("strategy"), put.body());
+        assertEquals(2, putPlan.get("ring"));
+        assertEquals(1, putPlan.get("ulysses"));
+        assertEquals(3, ((Map<?, ?>) ServeProcess.json(put).get("request_defaults")).get("num_inference_steps"));
+
+        Map<String, Object> noSteps = new LinkedHashMap<>(SMALL);
+        noSteps.remove("num_inference_steps");
+        String next = (String) ServeProcess.json(serve.postJson("/v1/videos", noSteps)).get("id");
+        String own = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "parallel",
+                Map.of("strategy", "usp", "ulysses", 2, "ring", 1)))).get("id");
+        Map<String, Object> r = serve.awaitEnd(running, Duration.ofMinutes(2));
+        Map<String, Object> n = serve.awaitEnd(next, Duration.ofMinutes(2));
+        Map<String, Object> o = serve.awaitEnd(own, Duration.ofMinutes(2));
+        assertEquals("completed", r.get("status"), r.toString());
+        assertEquals("completed", n.get("status"), n.toString());
+        assertEquals("completed", o.get("status"), o.toString());
+        assertEquals("usp", ((Map<?, ?>) r.get("plan")).get("strategy"), "the running job keeps its plan: " + r);
+        assertEquals("ring", ((Map<?, ?>) n.get("plan")).get("strategy"), n.toString());
+        assertEquals(2, ((Map<?, ?>) n.get("plan")).get("ring"), n.toString());
+        assertEquals(3, n.get("steps"), "the admin default num-inference-steps: " + n);
+        assertEquals("usp", ((Map<?, ?>) o.get("plan")).get("strategy"), "the request's parallel object wins: " + o);
+        assertEquals(2, ((Map<?, ?>) o.get("plan")).get("ulysses"), o.toString());
+        assertEquals(4, o.get("steps"), "the request's own steps win: " + o);
+
+        Object[][] bad = {
+            {"PUT", Map.of("diffuse.parallel.strategy", "bogus"), "diffuse.parallel.strategy", "bogus"},
+            {"PUT", Map.of("diffuse.parallel.ringg", 2), "diffuse.parallel.ringg", "diffuse.parallel.ring"},
+            {"PUT", Map.of("diffuse.generate.model", "builtin:other"), "diffuse.generate.model", "decided by the server"},
+            {"PATCH", Map.of("diffuse.serve.max-queue", 100), "diffuse.serve.max-queue", "cannot be an admin default"},
+            {"PATCH", Map.of("diffuse.parallel.ulysses", 2), "diffuse.parallel.ulysses", "2"},
+        };
+        for (Object[] c : bad) {
+            HttpResponse<String> refused = serve.admin("/admin/defaults", (String) c[0], ADMIN_KEY, c[1]);
+            assertEquals(400, refused.statusCode(), c[1] + ": " + refused.body());
+            Map<?, ?> error = (Map<?, ?>) ServeProcess.json(refused).get("error");
+            assertEquals("invalid_request_error", error.get("type"), refused.body());
+            assertEquals(c[2], error.get("param"), refused.body());
+            assertTrue(String.valueOf(error.get("message")).contains((String) c[3]), refused.body());
+            Map<String, Object> still = ServeProcess.json(serve.admin("/admin/defaults", "GET", ADMIN_KEY, null));
+            assertEquals(ring, still.get("overrides"), "a refused change leaves the defaults: " + still);
+        }
+
+        // Kept on disk, as ConfigAdmin keeps its configurations (a restart keeps them: the last test).
+        Path saved = tmp.resolve("out").resolve("admin-defaults.json");
+        assertEquals(ring, ServeProcess.JSON.readValue(saved.toFile(), Map.class));
+
+        HttpResponse<String> cleared = serve.admin("/admin/defaults", "DELETE", ADMIN_KEY, null);
+        assertEquals(200, cleared.statusCode(), cleared.body());
+        assertEquals(Map.of(), ServeProcess.json(cleared).get("overrides"));
+        String after = (String) ServeProcess.json(serve.postJson("/v1/videos", SMALL)).get("id");
+        Map<String, Object> a = serve.awaitEnd(after, Duration.ofMinutes(2));
+        assertEquals("completed", a.get("status"), a.toString());
+        assertEquals("usp", ((Map<?, ?>) a.get("plan")).get("strategy"), "DELETE restores the server's plan: " + a);
+        assertEquals(2, ((Map<?, ?>) a.get("plan")).get("ulysses"));
+        assertFalse(Files.exists(saved), "DELETE removes the saved defaults");
+        // For the last test: defaults that a new server on the same folder brings back.
+        assertEquals(200, serve.admin("/admin/defaults", "PATCH", ADMIN_KEY, Map.of("diffuse.generate.num-inference-steps",
+                3)).statusCode());
+    }
+
+    @Test
+    @Order(12)
     void sigtermFinishesTheRunningJobFailsTheQueuedOneAndExitsZero() throws Exception {
         String running = (String) ServeProcess.json(serve.postJson("/v1/videos", with(SMALL, "num_inference_steps", 30)))
                 .get("id");
@@ -425,5 +521,17 @@ class ServeApiTest {
         String log = serve.output();
         assertTrue(log.contains(running + " completed"), log);
         assertTrue(log.contains(queued + " failed (shutting_down)"), log);
+    }
+
+    /** A new server on the same output folder (as after a restart) brings back the admin defaults, checked again. */
+    @Test
+    @Order(13)
+    void theAdminDefaultsSurviveARestart() throws Exception {
+        try (ServeProcess again = new ServeProcess(tmp.resolve("out"), Map.of("DIFFUSE_SERVE_ADMIN__KEY", ADMIN_KEY))) {
+            again.awaitReady(Duration.ofMinutes(3));
+            Map<String, Object> restored = ServeProcess.json(again.admin("/admin/defaults", "GET", ADMIN_KEY, null));
+            assertEquals(Map.of("diffuse.generate.num-inference-steps", 3), restored.get("overrides"), restored.toString());
+            assertEquals(3, ((Map<?, ?>) restored.get("request_defaults")).get("num_inference_steps"), restored.toString());
+        }
     }
 }

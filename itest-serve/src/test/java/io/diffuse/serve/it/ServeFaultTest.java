@@ -18,7 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Faults of a 2-rank server as real processes: a request whose memory cannot be allocated fails
  * alone; a rank killed (SIGKILL) during a job fails that job naming the rank and turns /ready to
  * 503; then the launcher restarts the ranks, the job that was queued runs, and new jobs complete (or,
- * with restarts off, the server exits non-zero and the queued job fails with the reason).
+ * with restarts off, the server exits non-zero and the queued job fails with the reason). That last
+ * server has an API key, which without an admin key also guards /admin/defaults, whose overrides beat
+ * the server's start flags.
  */
 class ServeFaultTest {
     private static final Map<String, Object> LONG_JOB = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5,
@@ -127,12 +129,25 @@ class ServeFaultTest {
     @Test
     void withRestartsOffAKilledRankFailsTheJobAndTheQueuedOneAndTheServerExitsNonZero() throws Exception {
         try (ServeProcess serve = new ServeProcess(tmp, Map.of("DIFFUSE_SERVE_API__KEY", "s3cret"), "-C",
-                "diffuse.serve.max-restarts=0")) {
+                "diffuse.serve.max-restarts=0", "--nproc", "2", "--strategy", "ulysses")) {
             serve.awaitReady(Duration.ofMinutes(3));
             HttpResponse<String> anonymous = serve.get("/v1/videos");
             assertEquals(401, anonymous.statusCode(), anonymous.body());
             assertEquals("authentication_error", ((Map<?, ?>) ServeProcess.json(anonymous).get("error")).get("type"));
             assertEquals(200, serve.get("/health").statusCode(), "liveness needs no key");
+            // No admin key on a loopback server: the admin endpoints follow the API key rule.
+            assertEquals(401, serve.admin("/admin/defaults", "GET", null, null).statusCode());
+            HttpResponse<String> admin = serve.admin("/admin/defaults", "GET", "s3cret", null);
+            assertEquals(200, admin.statusCode(), admin.body());
+            assertEquals(Map.of(), ServeProcess.json(admin).get("overrides"));
+            assertEquals("ulysses", ((Map<?, ?>) ServeProcess.json(admin).get("plan")).get("strategy"), admin.body());
+            // Admin defaults beat the server's start flags (--strategy ulysses).
+            HttpResponse<String> ring = serve.admin("/admin/defaults", "PUT", "s3cret", Map.of("diffuse.parallel.strategy",
+                    "ring", "diffuse.parallel.ring", 2, "diffuse.parallel.ulysses", 1));
+            assertEquals(200, ring.statusCode(), ring.body());
+            assertEquals("ring", ((Map<?, ?>) ServeProcess.json(ring).get("plan")).get("strategy"), ring.body());
+            HttpResponse<String> cleared = serve.admin("/admin/defaults", "DELETE", "s3cret", null);
+            assertEquals("ulysses", ((Map<?, ?>) ServeProcess.json(cleared).get("plan")).get("strategy"), cleared.body());
             serve.apiKey = "s3cret";
 
             String id = (String) ServeProcess.json(serve.postJson("/v1/videos", LONG_JOB)).get("id");

@@ -136,6 +136,18 @@ final class ServeProcess implements AutoCloseable {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /** An admin call ({@code /admin/...}) with its own bearer key (null: none) and a JSON body (null: none). */
+    HttpResponse<String> admin(String path, String method, String key, Object body) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60));
+        if (key != null) {
+            b.header("Authorization", "Bearer " + key);
+        }
+        HttpRequest.BodyPublisher publisher = body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body));
+        return http.send(b.header("Content-Type", "application/json").method(method, publisher).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     /** multipart/form-data as the OpenAI SDK sends it: text fields (and files as name -> byte[]). */
     HttpResponse<String> postMultipart(String path, Map<String, ?> fields) throws IOException, InterruptedException {
         String boundary = "----diffuse" + System.nanoTime();
