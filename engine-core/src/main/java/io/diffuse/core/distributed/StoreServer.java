@@ -16,6 +16,9 @@ import org.bytedeco.pytorch.TCPStoreOptions;
  * ranks as threads). Port 0 binds a free port; {@link #port()} tells which.
  */
 public final class StoreServer implements AutoCloseable {
+    /** How the failure to bind the store's port starts (the local launcher then tries another port). */
+    public static final String PORT_TAKEN = "cannot start the rendezvous store on";
+
     private final TCPStore store;
     private final int port;
 
@@ -36,7 +39,7 @@ public final class StoreServer implements AutoCloseable {
             TCPStore store = new TCPStore(host, opts);
             return new StoreServer(store, store.getPort() & 0xffff);
         } catch (RuntimeException e) {
-            throw new DiffuseException("cannot start the rendezvous store on " + host + ":" + port + ": "
+            throw new DiffuseException(PORT_TAKEN + " " + host + ":" + port + ": "
                     + firstLine(e) + " (is the port in use? set MASTER_PORT or diffuse.dist.master-port, or 0 for a free one)", e);
         }
     }

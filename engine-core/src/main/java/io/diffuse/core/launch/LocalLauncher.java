@@ -32,6 +32,10 @@ import org.bytedeco.javacpp.Loader;
  * stopped (SIGSTOP, a debugger) while its peers fail on it is named as the cause. Once a rank has
  * finished cleanly, the others must finish within the timeout or are stopped the same way.
  *
+ * <p>A rendezvous port picked here ({@code master-port} 0) may be taken by another process before
+ * rank 0 binds it; the launcher then starts the ranks again on another port (up to 3 times). A server
+ * may also ask for its ranks to be restarted after a failure ({@code maxRestarts}).
+ *
  * <p>Ranks die with the launcher: each watches a pipe from it ({@link LauncherWatch}), so killing the
  * launcher (even with SIGKILL) halts them before they write anything. Gloo's native
  * {@code [Gloo] Rank k is connected ...} lines, which ranks print on standard output, are moved to
@@ -39,6 +43,8 @@ import org.bytedeco.javacpp.Loader;
  */
 public final class LocalLauncher {
     private static final Duration STOP_GRACE = Duration.ofSeconds(3);
+    /** How often a port picked here may turn out taken by the time rank 0 binds it (a race with other processes). */
+    private static final int PORT_RETRIES = 3;
     /** Set (true) by a host that has unpacked the natives into JavaCPP's cache before it runs commands. */
     public static final String NATIVES_UNPACKED = "io.diffuse.natives.unpacked";
     /** Gloo's connection reports, printed by native code on a rank's standard output. */
@@ -132,12 +138,27 @@ public final class LocalLauncher {
         }, "diffuse-rank-killer");
         Runtime.getRuntime().addShutdownHook(killer);
         try {
-            for (int attempt = 0;; attempt++) {
+            int attempt = 0;
+            int portRetries = 0;
+            while (true) {
                 int port = masterPort == 0 ? freePort(masterAddr) : masterPort;
                 List<Thread> pumps = new ArrayList<>();
                 procs.clear();
+                java.util.concurrent.atomic.AtomicBoolean portTaken = new java.util.concurrent.atomic.AtomicBoolean();
                 String failure = runRanks(command, nproc, masterAddr, port, timeout, out, err, procs, pumps, attempt,
-                        maxRestarts);
+                        maxRestarts, portTaken);
+                if (failure != null && masterPort == 0 && portTaken.get() && portRetries < PORT_RETRIES && !stopping.get()) {
+                    // The port was free when picked, but another process bound it before rank 0 did: pick again.
+                    stopAll(procs, true);
+                    joinAll(pumps);
+                    portRetries++;
+                    synchronized (err) {
+                        err.println("[launcher] port " + port + " was taken before rank 0 could bind it; starting the ranks"
+                                + " again on another port");
+                        err.flush();
+                    }
+                    continue;
+                }
                 if (failure != null && !(stopGrace.isZero() || stopGrace.isNegative()) && procs.get(0).isAlive()) {
                     // A server's rank 0 reports the failed job (and keeps the queued ones for a restart) first.
                     try {
@@ -153,13 +174,7 @@ public final class LocalLauncher {
                     // report the failed job for a moment; otherwise closing their input halts them at once.
                     stopAll(procs, restart || stopGrace.isZero() || stopGrace.isNegative());
                 }
-                for (Thread t : pumps) {
-                    try {
-                        t.join(STOP_GRACE.toMillis());
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
+                joinAll(pumps);
                 if (failure == null) {
                     int rank0 = procs.get(0).exitValue();
                     return rank0;
@@ -172,6 +187,7 @@ public final class LocalLauncher {
                 if (!restart) {
                     return 1;
                 }
+                attempt++;
             }
         } finally {
             stopAll(procs);
@@ -183,9 +199,23 @@ public final class LocalLauncher {
         }
     }
 
-    /** Starts the ranks and waits for them; returns null when all exited 0, else what failed. */
+    private static void joinAll(List<Thread> pumps) {
+        for (Thread t : pumps) {
+            try {
+                t.join(STOP_GRACE.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Starts the ranks and waits for them; returns null when all exited 0, else what failed.
+     * {@code portTaken} is set when rank 0 reports that it could not bind the rendezvous port.
+     */
     private static String runRanks(List<String> command, int nproc, String masterAddr, int port, Duration timeout,
-            PrintWriter out, PrintWriter err, List<Process> procs, List<Thread> pumps, int attempt, int maxRestarts) {
+            PrintWriter out, PrintWriter err, List<Process> procs, List<Thread> pumps, int attempt, int maxRestarts,
+            java.util.concurrent.atomic.AtomicBoolean portTaken) {
         BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
         for (int rank = 0; rank < nproc; rank++) {
             ProcessBuilder pb = new ProcessBuilder(command);
@@ -209,8 +239,11 @@ public final class LocalLauncher {
             }
             procs.add(p);
             String prefix = "[rank " + rank + "] ";
-            pumps.add(pump(p.getInputStream(), out, err, prefix, rank));
-            pumps.add(pump(p.getErrorStream(), err, err, prefix, rank));
+            java.util.function.Consumer<String> watch = rank == 0
+                    ? line -> portTaken.compareAndSet(false, line.contains(io.diffuse.core.distributed.StoreServer.PORT_TAKEN))
+                    : line -> { };
+            pumps.add(pump(p.getInputStream(), out, err, prefix, rank, watch));
+            pumps.add(pump(p.getErrorStream(), err, err, prefix, rank, watch));
             int r = rank;
             p.onExit().thenRun(() -> exits.add(r));
             synchronized (err) {
@@ -368,11 +401,13 @@ public final class LocalLauncher {
     }
 
     /** Copies a rank's stream line by line, prefixed; Gloo's native lines go to {@code diagnostics} instead. */
-    private static Thread pump(InputStream in, PrintWriter out, PrintWriter diagnostics, String prefix, int rank) {
+    private static Thread pump(InputStream in, PrintWriter out, PrintWriter diagnostics, String prefix, int rank,
+            java.util.function.Consumer<String> watch) {
         Thread t = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
+                    watch.accept(line);
                     PrintWriter to = GLOO_LINE.matcher(line).find() ? diagnostics : out;
                     synchronized (to) {
                         to.println(prefix + line);

@@ -95,4 +95,41 @@ class LocalLauncherTest {
         int port = LocalLauncher.freePort("127.0.0.1");
         assertTrue(port > 0 && port < 65536);
     }
+
+    /**
+     * A port picked free can be taken by another process before rank 0 binds it: the launcher then
+     * starts the ranks again on a new port (up to 3 times), without counting it as a restart. The ranks
+     * here are shell scripts standing in for the rank command: rank 0 fails its first two starts with
+     * the store's own message, as StoreServer words it.
+     */
+    @Test
+    void startsTheRanksAgainOnAnotherPortWhenTheRendezvousPortWasTaken(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        String script = "if [ \"$RANK\" = 0 ] && [ $(ls " + tmp + " | wc -l) -lt 2 ]; then touch " + tmp
+                + "/attempt-$MASTER_PORT; echo \"error: " + io.diffuse.core.distributed.StoreServer.PORT_TAKEN
+                + " 127.0.0.1:$MASTER_PORT: Address already in use\" >&2; exit 1; fi; echo \"port $MASTER_PORT\"";
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = LocalLauncher.launch(List.of("sh", "-c", script), 2, "127.0.0.1", 0, java.time.Duration.ofSeconds(30),
+                new java.io.PrintWriter(out), new java.io.PrintWriter(err));
+        assertEquals(0, code, out + "\n" + err);
+        assertEquals(2, err.toString().split("was taken before rank 0 could bind it", -1).length - 1, err.toString());
+        List<String> ports = out.toString().lines().filter(l -> l.startsWith("[rank 0] port ")).toList();
+        assertEquals(1, ports.size(), out.toString());
+        // The third start used a port neither failed start had.
+        String port = ports.get(0).substring("[rank 0] port ".length());
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("attempt-" + port)), out + "\n" + err);
+        assertFalse(err.toString().contains("restarting the ranks"), err.toString());
+    }
+
+    @Test
+    void aRankThatFailsForAnotherReasonIsNotStartedAgain() {
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = LocalLauncher.launch(List.of("sh", "-c", "[ \"$RANK\" = 0 ] && { echo 'error: boom' >&2; exit 3; }; sleep 30"),
+                2, "127.0.0.1", 0, java.time.Duration.ofSeconds(30), new java.io.PrintWriter(new java.io.StringWriter()),
+                new java.io.PrintWriter(err));
+        assertEquals(1, code);
+        assertTrue(err.toString().contains("rank 0 exited with code 3"), err.toString());
+        assertFalse(err.toString().contains("was taken"), err.toString());
+    }
 }
