@@ -3,6 +3,7 @@ package io.diffuse.core.serve;
 import io.diffuse.api.dist.ProcessGroup;
 import java.nio.charset.StandardCharsets;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -27,14 +28,20 @@ final class ControlPlane {
     record Order(int kind, String payload) {
     }
 
-    /** What the ranks agreed after a step: rank 0's decision and each rank's resident bytes. */
-    record StepAgreement(int decision, long[] residentBytes) {
+    /**
+     * What the ranks agreed after a step: rank 0's decision, each rank's resident bytes and, on CUDA,
+     * the bytes its caching allocator holds for tensors (0 on the CPU).
+     */
+    record StepAgreement(int decision, long[] residentBytes, long[] deviceBytes) {
     }
 
     private final ProcessGroup group;
+    private final Device device;
 
-    ControlPlane(ProcessGroup group) {
+    /** @param device the rank's device, whose memory the ranks report (no control tensor goes there) */
+    ControlPlane(ProcessGroup group, Device device) {
         this.group = group;
+        this.device = device;
     }
 
     int ranks() {
@@ -76,14 +83,17 @@ final class ControlPlane {
      */
     StepAgreement agree(int decision) {
         try (PointerScope scope = new PointerScope()) {
-            Tensor all = group.allGather(torch.tensor(new long[] {decision, residentBytes()}));
-            long[] values = new long[2 * group.size()];
+            // [ranks * 3]: per rank its decision (only rank 0's counts), resident bytes, device bytes.
+            Tensor all = group.allGather(torch.tensor(new long[] {decision, residentBytes(), deviceAllocatedBytes(device)}));
+            long[] values = new long[3 * group.size()];
             all.contiguous().data_ptr_long().get(values, 0, values.length);
             long[] rss = new long[group.size()];
+            long[] dev = new long[group.size()];
             for (int r = 0; r < rss.length; r++) {
-                rss[r] = values[2 * r + 1];
+                rss[r] = values[3 * r + 1];
+                dev[r] = values[3 * r + 2];
             }
-            return new StepAgreement((int) values[0], rss);
+            return new StepAgreement((int) values[0], rss, dev);
         }
     }
 
@@ -128,6 +138,16 @@ final class ControlPlane {
         Tensor t = torch.zeros(new long[] {length}, new TensorOptions(ScalarType.Byte));
         t.data_ptr_byte().put(bytes, 0, bytes.length);
         return t;
+    }
+
+    /** Bytes the CUDA caching allocator holds for tensors on {@code device} now; 0 for any other device. */
+    static long deviceAllocatedBytes(Device device) {
+        if (device == null || !device.is_cuda()) {
+            return 0;
+        }
+        byte index = device.has_index() ? device.index() : org.bytedeco.pytorch.global.torch_cuda.current_device();
+        // StatArray element 0 is the aggregate over the allocator's pools (as StageClock reads the peak).
+        return org.bytedeco.pytorch.global.torch_cuda.getAllocator().getDeviceStats(index).allocated_bytes().current();
     }
 
     /** VmRSS of this process (Linux), else 0. */

@@ -79,12 +79,12 @@ final class JobRunner {
      *
      * @param progress sees its stages and steps
      * @param decision rank 0's answer after each step (other ranks pass anything)
-     * @param residentBytes receives every rank's resident memory after each step
+     * @param memory receives every rank's memory after each step
      * @throws CollectiveException when the ranks can no longer talk (a rank died or stalled)
      */
-    Outcome run(Config config, ProgressListener progress, IntSupplier decision, Consumer<long[]> residentBytes) {
+    Outcome run(Config config, ProgressListener progress, IntSupplier decision, Consumer<ControlPlane.StepAgreement> memory) {
         EngineSettings settings = EngineSettings.from(config);
-        List<String> lacking = RankInventory.of(runtime.registry()).missing(settings);
+        List<String> lacking = RankInventory.of(runtime.registry(), runtime.device()).missing(settings);
         String[] notRunnable = control.exchange(lacking.isEmpty() ? "" : String.join(", ", lacking) + " is not installed");
         String[] noErrors = new String[notRunnable.length];
         java.util.Arrays.fill(noErrors, "");
@@ -111,7 +111,7 @@ final class JobRunner {
             @Override
             public boolean interruptRequested(String stage, int step, int total) {
                 ControlPlane.StepAgreement agreed = control.agree(runtime.rank() == 0 ? decision.getAsInt() : GO_ON);
-                residentBytes.accept(agreed.residentBytes());
+                memory.accept(agreed);
                 stopped[0] = agreed.decision();
                 return agreed.decision() != GO_ON;
             }

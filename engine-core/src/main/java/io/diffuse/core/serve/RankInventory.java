@@ -14,18 +14,20 @@ import java.util.stream.Stream;
 
 /**
  * What one rank can run: the names of its installed parallel strategies, VAE executors and step-cache
- * policies (bundles come and go in each rank's own framework), plus its resident memory. Ranks report
+ * policies (bundles come and go in each rank's own framework), plus its resident memory and, on
+ * CUDA, the memory its allocator holds. Ranks report
  * it to rank 0 between jobs; rank 0 admits a request only when every rank has what its plan names.
  */
-record RankInventory(List<String> strategies, List<String> vaeExecutors, List<String> cachePolicies, long residentBytes) {
+record RankInventory(List<String> strategies, List<String> vaeExecutors, List<String> cachePolicies, long residentBytes,
+        long deviceBytes) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** This process's inventory now. */
-    static RankInventory of(PluginRegistry registry) {
+    static RankInventory of(PluginRegistry registry, org.bytedeco.pytorch.Device device) {
         return new RankInventory(names(registry.strategies()), names(registry.vaeExecutors()),
                 Stream.concat(Stream.of(StepCachePolicy.NONE), registry.cachePolicies().stream().map(PluginRegistry.Installed::name))
                         .toList(),
-                ControlPlane.residentBytes());
+                ControlPlane.residentBytes(), ControlPlane.deviceAllocatedBytes(device));
     }
 
     private static List<String> names(List<? extends PluginRegistry.Installed<?>> installed) {
@@ -38,6 +40,7 @@ record RankInventory(List<String> strategies, List<String> vaeExecutors, List<St
         m.put("vae_executors", vaeExecutors);
         m.put("cache_policies", cachePolicies);
         m.put("resident_bytes", residentBytes);
+        m.put("device_bytes", deviceBytes);
         try {
             return JSON.writeValueAsString(m);
         } catch (JsonProcessingException e) {
@@ -50,7 +53,8 @@ record RankInventory(List<String> strategies, List<String> vaeExecutors, List<St
         try {
             Map<String, Object> m = JSON.readValue(json, Map.class);
             return new RankInventory((List<String>) m.get("strategies"), (List<String>) m.get("vae_executors"),
-                    (List<String>) m.get("cache_policies"), ((Number) m.get("resident_bytes")).longValue());
+                    (List<String>) m.get("cache_policies"), ((Number) m.get("resident_bytes")).longValue(),
+                    ((Number) m.get("device_bytes")).longValue());
         } catch (JsonProcessingException | RuntimeException e) {
             throw new IllegalStateException("a rank's report is not readable: " + json, e);
         }

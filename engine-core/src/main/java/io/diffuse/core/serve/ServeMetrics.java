@@ -21,7 +21,7 @@ final class ServeMetrics {
     private final Counter completed;
 
     ServeMetrics(IntSupplier queueDepth, java.util.function.Supplier<java.util.Map<String, Long>> groupBytes,
-            java.util.function.Supplier<long[]> rankResidentBytes) {
+            java.util.function.Supplier<long[]> rankResidentBytes, java.util.function.Supplier<long[]> rankDeviceBytes) {
         Gauge.builder("diffuse_queue_depth", queueDepth::getAsInt).description("jobs waiting").register(registry);
         Gauge.builder("diffuse_jobs_running", running::get).description("jobs running (0 or 1)").register(registry);
         completed = Counter.builder("diffuse_jobs_completed").description("jobs completed").register(registry);
@@ -31,6 +31,11 @@ final class ServeMetrics {
             Gauge.builder("diffuse_rank_resident_bytes", () -> rank == 0 ? ControlPlane.residentBytes()
                     : rankResidentBytes.get()[rank]).description("resident memory (VmRSS) of each rank, as last reported")
                     .tag("rank", Integer.toString(rank)).baseUnit("bytes").register(registry);
+            if (rankDeviceBytes != null) { // ranks on CUDA
+                Gauge.builder("diffuse_rank_device_allocated_bytes", () -> rankDeviceBytes.get()[rank])
+                        .description("bytes each rank's CUDA caching allocator holds for tensors, as last reported")
+                        .tag("rank", Integer.toString(rank)).baseUnit("bytes").register(registry);
+            }
         }
         this.groupBytes = groupBytes;
     }

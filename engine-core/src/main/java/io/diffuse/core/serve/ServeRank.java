@@ -36,7 +36,7 @@ public final class ServeRank {
         String modelId = loaded.model().source().toString();
         RestartBudget restarts = RestartBudget.from(System.getenv());
         VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,
-                restarts) : null;
+                restarts, runtime.device().is_cuda()) : null;
         CountDownLatch loopDone = new CountDownLatch(1);
         AtomicInteger exitCode = new AtomicInteger(1);
         Duration wait = settings.drainTimeout().plus(settings.faultLinger()).plusSeconds(30);
@@ -68,10 +68,10 @@ public final class ServeRank {
                 out.flush();
             }
             session = service.open(runtime, loaded);
-            ControlPlane control = new ControlPlane(runtime.controlGroup());
+            ControlPlane control = new ControlPlane(runtime.controlGroup(), runtime.device());
             long[] pids = control.processIds();
             // Every rank's first report, so rank 0 admits only what every rank can run from the start.
-            String[] reports = control.exchange(RankInventory.of(runtime.registry()).toJson());
+            String[] reports = control.exchange(RankInventory.of(runtime.registry(), runtime.device()).toJson());
             JobRunner runner = new JobRunner(runtime, session, control, checkpoints);
             if (server != null) {
                 server.reports(reports);
@@ -79,7 +79,7 @@ public final class ServeRank {
                 out.println("diffuse serve: ready" + (restarts.count() > 0 ? " (" + restarts.describe() + ")" : ""));
                 out.flush();
                 server.runScheduler(runner, control, pids, p -> runtime.groups(p.settings().parallel().plan()),
-                        runtime.settings().dist().timeout(), () -> RankInventory.of(runtime.registry()));
+                        runtime.settings().dist().timeout(), () -> RankInventory.of(runtime.registry(), runtime.device()));
             } else {
                 follow(runner, control, runtime);
             }
@@ -113,12 +113,12 @@ public final class ServeRank {
         while (true) {
             ControlPlane.Order order = control.receive();
             switch (order.kind()) {
-                case ControlPlane.TICK -> control.exchange(RankInventory.of(runtime.registry()).toJson());
+                case ControlPlane.TICK -> control.exchange(RankInventory.of(runtime.registry(), runtime.device()).toJson());
                 case ControlPlane.SHUTDOWN -> {
                     return;
                 }
                 case ControlPlane.JOB -> runner.run(JobRunner.parse(order.payload()), ProgressListener.NONE,
-                        () -> JobRunner.GO_ON, rss -> { });
+                        () -> JobRunner.GO_ON, agreed -> { });
                 default -> throw new IllegalStateException("unknown order " + order.kind() + " from rank 0");
             }
         }

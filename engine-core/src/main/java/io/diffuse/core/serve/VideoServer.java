@@ -76,6 +76,7 @@ final class VideoServer {
     /** What each rank last reported (installed plugins, memory); null until it reported. */
     private final RankInventory[] inventories;
     private final long[] residentBytes;
+    private final long[] deviceBytes;
     private volatile State state = State.loading;
     private volatile String failure;
     private volatile long drainDeadline = Long.MAX_VALUE;
@@ -83,7 +84,7 @@ final class VideoServer {
     private int port;
 
     VideoServer(ServeSettings settings, String modelId, String family, int worldSize,
-            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts) {
+            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts, boolean onCuda) {
         this.settings = settings;
         this.modelId = modelId;
         this.family = family;
@@ -93,7 +94,9 @@ final class VideoServer {
         this.store = new JobStore(settings.outputDir());
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
-        this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone());
+        this.deviceBytes = new long[worldSize];
+        this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone(),
+                onCuda ? () -> deviceBytes.clone() : null);
         this.admin = new AdminDefaults(settings, worldSize, flags -> {
             GenerationPlan plan = planner.apply(flags);
             requireWorld(plan);
@@ -355,8 +358,9 @@ final class VideoServer {
         return String.join("; ", parts);
     }
 
-    private void resident(long[] bytes) {
-        System.arraycopy(bytes, 0, residentBytes, 0, Math.min(bytes.length, residentBytes.length));
+    private void resident(ControlPlane.StepAgreement agreed) {
+        System.arraycopy(agreed.residentBytes(), 0, residentBytes, 0, Math.min(agreed.residentBytes().length, worldSize));
+        System.arraycopy(agreed.deviceBytes(), 0, deviceBytes, 0, Math.min(agreed.deviceBytes().length, worldSize));
     }
 
     /** Every rank's report after a tick: what it has installed, its memory. */
@@ -364,6 +368,7 @@ final class VideoServer {
         for (int r = 0; r < json.length && r < inventories.length; r++) {
             inventories[r] = RankInventory.parse(json[r]);
             residentBytes[r] = inventories[r].residentBytes();
+            deviceBytes[r] = inventories[r].deviceBytes();
         }
     }
 
