@@ -33,8 +33,12 @@ final class JobStore {
         return dir;
     }
 
-    /** Writes the job's record (whole file replaced atomically; a reader never sees half a record). */
-    void save(Job job) {
+    /**
+     * Writes the job's record (whole file replaced atomically; a reader never sees half a record).
+     * One writer at a time, each taking the job's state when it writes: a job's status only moves
+     * forward, so the file always ends with the latest state, whichever thread saves last.
+     */
+    synchronized void save(Job job) {
         try {
             Files.createDirectories(dir);
             Path target = dir.resolve(job.id + ".json");
@@ -51,7 +55,7 @@ final class JobStore {
         }
     }
 
-    void delete(String id) {
+    synchronized void delete(String id) {
         try {
             Files.deleteIfExists(dir.resolve(id + ".json"));
         } catch (IOException e) {

@@ -711,8 +711,8 @@ final class VideoServer {
             synchronized (order) {
                 order.add(id);
             }
+            store.save(job); // before the scheduler can take it
             queue.add(job);
-            store.save(job);
         }
         LOG.info("{} queued", id);
         return job;

@@ -102,6 +102,27 @@ class ServeFaultTest {
     }
 
     @Test
+    void aKilledRankZeroLosesNoJobTheRunningOneFailsWithTheReasonAndTheQueuedOneRuns() throws Exception {
+        int port = ServeProcess.freePort();
+        try (ServeProcess serve = new ServeProcess(port, tmp, Map.of())) {
+            serve.awaitReady(Duration.ofMinutes(3));
+            String running = (String) ServeProcess.json(serve.postJson("/v1/videos", LONG_JOB)).get("id");
+            String queued = (String) ServeProcess.json(serve.postJson("/v1/videos", SHORT_JOB)).get("id");
+            awaitStep(serve, running, 2);
+            // Rank 0 holds the HTTP server and the scheduler: nothing of it survives but the jobs on disk.
+            ProcessHandle.of(serve.rankPid(0)).orElseThrow().destroyForcibly();
+            serve.awaitReady(Duration.ofMinutes(3), 2);
+            Map<String, Object> failed = ServeProcess.json(serve.get("/v1/videos/" + running));
+            assertEquals("failed", failed.get("status"), failed + "\n" + serve.output());
+            Map<?, ?> error = (Map<?, ?>) failed.get("error");
+            assertEquals("rank_failed", error.get("code"), failed.toString());
+            assertTrue(String.valueOf(error.get("message")).contains("the server went down while this job ran"), error.toString());
+            assertEquals("completed", serve.awaitEnd(queued, Duration.ofMinutes(1)).get("status"), serve.output());
+            assertEquals(200, serve.getBytes("/v1/videos/" + queued + "/content").statusCode());
+        }
+    }
+
+    @Test
     void aRankThatHangsIsNamedWhenTheCollectiveTimesOutAndTheRanksAreRestarted() throws Exception {
         int port = ServeProcess.freePort();
         try (ServeProcess serve = new ServeProcess(port, tmp, Map.of(), "-C", "diffuse.dist.timeout=10s")) {
