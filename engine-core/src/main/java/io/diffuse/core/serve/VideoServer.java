@@ -74,7 +74,7 @@ final class VideoServer {
     private final JobStore store;
     private final RestartBudget restarts;
     /** What each rank last reported (installed plugins, memory); null until it reported. */
-    private final RankInventory[] inventories;
+    private volatile RankInventory[] inventories;
     private final long[] residentBytes;
     private final long[] deviceBytes;
     private volatile State state = State.loading;
@@ -365,11 +365,13 @@ final class VideoServer {
 
     /** Every rank's report after a tick: what it has installed, its memory. */
     void reports(String[] json) {
-        for (int r = 0; r < json.length && r < inventories.length; r++) {
-            inventories[r] = RankInventory.parse(json[r]);
-            residentBytes[r] = inventories[r].residentBytes();
-            deviceBytes[r] = inventories[r].deviceBytes();
+        RankInventory[] reported = new RankInventory[worldSize];
+        for (int r = 0; r < json.length && r < worldSize; r++) {
+            reported[r] = RankInventory.parse(json[r]);
+            residentBytes[r] = reported[r].residentBytes();
+            deviceBytes[r] = reported[r].deviceBytes();
         }
+        inventories = reported; // read by the HTTP threads when they admit a request
     }
 
     private void finishFailed(Job job, String code, String message) {
