@@ -25,7 +25,7 @@ def layer_bytes(n, m, heads, d, b, u, r):
     video = 4 * shard * h * b * (u - 1) / u          # q, k, v, out all-to-alls over the Ulysses group
     video += 2 * (shard * u) * (h / u) * b * (r - 1)  # K/V around the ring, on H/u heads, N/r tokens per rank
     joint = m * (heads // u) * d * b * (u - 1)        # joint output all-gathered over heads (Ulysses)
-    joint += (heads // u) * m * (d + 1) * 4 * (r - 1)  # fp32 (out, lse) partials of joint queries (Ring)
+    joint += (heads // u) * -(-m // r) * d * b * (r - 1)  # each ring rank's slice of ceil(M/r) joint outputs (Ring)
     return video, joint
 
 

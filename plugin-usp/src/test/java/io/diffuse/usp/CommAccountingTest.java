@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * Bytes each strategy reports per attention call against the analytic volumes (fp32, b = 4):
  * Ulysses 4*(N/P)*h*b*(P-1)/P (q, k, v and output all-to-alls), Ring 2*(N/P)*h*b*(P-1) (K/V sent
  * by send/recv, never all-gathered), hybrid the sum of its Ulysses part and its Ring part over H/u heads.
- * Joint tokens add exactly one small all-gather (heads under Ulysses, fp32 partials under Ring).
+ * Joint tokens add one small all-gather per group (heads under Ulysses; under Ring each rank's finished
+ * slice of ceil(L/r) joint queries, in the query dtype).
  */
 class CommAccountingTest {
     private static final int BATCH = 1;
@@ -44,10 +45,11 @@ class CommAccountingTest {
         // The paper volumes, per attention layer per rank.
         long ulyssesVolume = 4 * BATCH * shard * h * BYTES * (u - 1) / u;
         long ringVolume = 2 * BATCH * shard * h * BYTES * (r - 1);
-        // Joint extras: head all-gather of the joint output over the Ulysses group; fp32 (out, lse)
-        // partials of the joint queries over the Ring group.
+        // Joint extras: head all-gather of the joint output over the Ulysses group; over the Ring group
+        // the all-gather of each rank's output slice of ceil(L/r) joint queries (L = 3: 2 on 2 ranks, 1 on 3).
         long jointUlysses = (long) BATCH * JOINT * (HEADS / u) * HEAD_DIM * BYTES * (u - 1);
-        long jointRing = (long) BATCH * (HEADS / u) * JOINT * (HEAD_DIM + 1) * 4 * (r - 1);
+        long jointSlice = (JOINT + r - 1) / r;
+        long jointRing = (long) BATCH * (HEADS / u) * jointSlice * HEAD_DIM * BYTES * (r - 1);
 
         List<long[]> sentByRank = ThreadRanks.run(plan, groups -> {
             SequenceParallelAttention attention = strategy.create(groups);

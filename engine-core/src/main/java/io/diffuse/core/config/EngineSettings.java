@@ -22,6 +22,7 @@ public record EngineSettings(
         Vae vae,
         Dist dist,
         Attention attention,
+        Linear linear,
         Config config) {
 
     /** {@code diffuse.parallel}. */
@@ -46,6 +47,12 @@ public record EngineSettings(
         public static final List<String> BACKENDS = List.of("auto", "flash", "efficient", "cudnn", "math");
         /** The backends that run only on CUDA. */
         public static final List<String> CUDA_ONLY = List.of("efficient", "cudnn");
+    }
+
+    /** {@code diffuse.linear}: which GEMM fp32 CPU linear layers use. */
+    public record Linear(String backend) {
+        /** The values of {@code diffuse.linear.backend}. */
+        public static final List<String> BACKENDS = List.of("onednn", "blas");
     }
 
     /** {@code diffuse.dist}. */
@@ -162,10 +169,16 @@ public record EngineSettings(
                     "runs only on CUDA (diffuse.device = cpu); on cpu use auto, flash or math");
         }
 
+        String linear = c.name("diffuse.linear.backend");
+        if (!Linear.BACKENDS.contains(linear)) {
+            throw new ConfigException("diffuse.linear.backend", linear, "allowed: " + String.join(", ", Linear.BACKENDS));
+        }
+
         return new EngineSettings(device, dtype, threads,
                 new Parallel(nproc, strategy, ulysses, ring, cfg, vaeRanks),
                 new Vae(executor, tiling, tileSize, overlap, allRanks),
-                new Dist(backend, addr, port, timeout), new Attention(attention), config);
+                new Dist(backend, addr, port, timeout), new Attention(attention),
+                new Linear(linear), config);
     }
 
     private static void checkStrategyDegrees(String strategy, int ulysses, int ring) {

@@ -46,7 +46,7 @@ public final class RankRuntime implements AutoCloseable {
      */
     public static RankRuntime join(EngineSettings settings, PluginRegistry registry, Map<String, String> environment) {
         // Process-wide: this process is one rank, so the rank gets exactly these threads.
-        IntraOpThreads.apply(settings.threads());
+        IntraOpThreads.apply(settings.threads(), settings.linear().backend());
         AttentionBackend.apply(settings.attention().backend());
         EngineSettings.Dist dist = settings.dist();
         int nproc = settings.parallel().nproc();

@@ -42,6 +42,8 @@ class EngineSettingsTest {
     @Test
     void attentionBackendIsReadCaseInsensitivelyAndCudaOnlyOnesNeedCuda() {
         assertEquals("math", settings(Map.of("diffuse.attention.backend", "Math")).attention().backend());
+        assertEquals("onednn", settings(Map.of()).linear().backend());
+        assertEquals("blas", settings(Map.of("diffuse.linear.backend", "BLAS")).linear().backend());
         assertEquals("flash", settings(Map.of("diffuse.attention.backend", "flash")).attention().backend());
         assertEquals("cudnn", settings(Map.of("diffuse.device", "cuda", "diffuse.attention.backend", "cudnn"))
                 .attention().backend());
@@ -118,6 +120,7 @@ class EngineSettingsTest {
         "diffuse.attention.backend|fastest|diffuse.attention.backend|allowed: auto, flash, efficient, cudnn, math",
         "diffuse.attention.backend|cudnn|diffuse.attention.backend|runs only on CUDA",
         "diffuse.attention.backend|efficient|diffuse.attention.backend|on cpu use auto, flash or math",
+        "diffuse.linear.backend|mkl|diffuse.linear.backend|allowed: onednn, blas",
     })
     void badValueNamesItsPath(String key, String value, String path, String allowed) {
         Map<String, Object> flags = new java.util.HashMap<>(Map.of(key, value));

@@ -61,6 +61,18 @@ class RankRuntimeTest {
     }
 
     @Test
+    void joiningSetsTheConfiguredLinearBackendForThisProcess() {
+        try (RankRuntime runtime = RankRuntime.join(settings(Map.of("diffuse.linear.backend", "blas")), NOTHING, Map.of())) {
+            assertTrue(!io.diffuse.api.runtime.Linear.usesOneDnn(), "blas: fp32 CPU linears in OpenBLAS");
+        } finally {
+            io.diffuse.api.runtime.Linear.useOneDnn(true);
+        }
+        try (RankRuntime runtime = RankRuntime.join(settings(Map.of()), NOTHING, Map.of())) {
+            assertTrue(io.diffuse.api.runtime.Linear.usesOneDnn(), "default onednn");
+        }
+    }
+
+    @Test
     void aRankWithoutRankZeroGivesUpAtTheConfiguredTimeout() {
         int port = io.diffuse.core.launch.LocalLauncherTestAccess.freePort(); // nobody listens there
         EngineSettings settings = settings(Map.of("diffuse.parallel.nproc", 2, "diffuse.parallel.ulysses", 2,

@@ -7,7 +7,6 @@ import java.util.Map;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
 
@@ -18,7 +17,7 @@ public final class EncoderOps {
 
     /** x W^T (+ b); {@code bias} may be null. */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias));
+        return io.diffuse.api.runtime.Linear.linear(x, weight, bias);
     }
 
     /** LayerNorm over the last dim with affine weight and bias. */

@@ -4,7 +4,6 @@ import io.diffuse.api.runtime.DeviceOps;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -14,8 +13,9 @@ final class Nn {
     private Nn() {
     }
 
+    /** F.linear; fp32 CPU GEMMs on every intra-op thread ({@link io.diffuse.api.runtime.Linear}). */
     static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return torch.linear(x, weight, new TensorOptional(bias));
+        return io.diffuse.api.runtime.Linear.linear(x, weight, bias);
     }
 
     /** LayerNorm over the last dim; weight and bias may be null (elementwise_affine=False). */

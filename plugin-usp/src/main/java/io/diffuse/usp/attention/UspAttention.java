@@ -32,10 +32,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * <p>Exactness for any token count: padded video keys are cut off each block before attending
  * (a block may be partly or wholly padding); masked joint keys are hidden by {@code keyMask}.
- * Joint (replicated) keys are attended once, at the first ring step. Joint queries attend every
- * video block through their own ring rank's block only; the partial results are all-gathered over
- * the ring and merged in ring-rank order, then all-gathered over heads, so the joint output is
- * bit-identical on every rank.
+ * Joint (replicated) keys are attended once, at the first ring step. The joint queries are split
+ * into {@code r} slices, one per ring rank: each rank attends its slice over every video block as the
+ * blocks pass by and over the joint keys, and the finished slices (in the query dtype) are
+ * all-gathered over the ring, then over heads, so the joint output is bit-identical on every rank.
+ * That moves {@code 1/r} of the joint output per rank instead of every rank's fp32 (output,
+ * log-sum-exp) partial of all joint queries, and no joint query is attended twice.
  */
 public final class UspAttention implements SequenceParallelAttention {
     private final ProcessGroup ulysses;
@@ -222,7 +224,8 @@ public final class UspAttention implements SequenceParallelAttention {
 
     /**
      * Ring degree > 1: K/V blocks of {@code S} positions travel around the ring by send/recv; the next
-     * transfer is posted before computing on the current block. Partial results merge in fp32.
+     * transfer is posted before computing on the current block. Partial results merge in fp32. This
+     * rank's slice of the joint queries attends each block too (see {@link #jointSlice}).
      */
     private AttentionOutput ringAttention(Tensor q, Tensor k, Tensor v, JointTokens joint, SequenceLayout layout) {
         int r = ringDegree;
@@ -230,10 +233,11 @@ public final class UspAttention implements SequenceParallelAttention {
         int next = (me + 1) % r;
         int previous = (me - 1 + r) % r;
         long block = q.size(1);
+        Tensor jointQueries = joint == null ? null : jointSlice(joint.query());
         // (2, B, S, H', D): K and V travel together, one send/recv pair per step.
         Tensor travelling = stack(new TensorVector(k, v), 0).contiguous();
         Partial video = null;
-        Partial jointOverLocal = null;
+        Partial jointPart = null;
         for (int step = 0; step < r; step++) {
             int source = (me - step + r) % r;
             Tensor incoming = null;
@@ -250,17 +254,17 @@ public final class UspAttention implements SequenceParallelAttention {
                 Tensor vb = travelling.select(0, 1).narrow(1, 0, valid);
                 Partial p = BlockAttention.attend(q, kb, vb, null);
                 video = video == null ? p : video.merge(p);
-                if (step == 0 && joint != null) {
-                    jointOverLocal = BlockAttention.attend(joint.query(), kb, vb, null);
+                if (jointQueries != null) {
+                    Partial j = BlockAttention.attend(jointQueries, kb, vb, null);
+                    jointPart = jointPart == null ? j : jointPart.merge(j);
                 }
             }
             if (step == 0 && joint != null) {
                 // Replicated joint keys: attended exactly once, while the first transfer is in flight.
                 Partial p = BlockAttention.attend(q, joint.key(), joint.value(), joint.keyMask());
                 video = video == null ? p : video.merge(p);
-                if (jointOverLocal == null) {
-                    jointOverLocal = BlockAttention.nothing(joint.query());
-                }
+                Partial j = BlockAttention.attend(jointQueries, joint.key(), joint.value(), joint.keyMask());
+                jointPart = jointPart == null ? j : jointPart.merge(j);
             }
             if (step < r - 1) {
                 sent.await();
@@ -272,28 +276,44 @@ public final class UspAttention implements SequenceParallelAttention {
             video = BlockAttention.nothing(q);
         }
         Tensor videoOut = video.out().transpose(1, 2).to(q.scalar_type()); // (B, S, H', D)
-        Tensor jointOut = joint == null ? null : jointOutput(joint, jointOverLocal);
+        Tensor jointOut = joint == null ? null : jointOutput(joint, jointPart);
         return new AttentionOutput(videoOut, jointOut);
     }
 
+    /** Joint queries per ring rank: ceil(L / r), the last slices padded. */
+    private long jointSliceLength(long jointLength) {
+        return Math.max(1, (jointLength + ringDegree - 1) / ringDegree);
+    }
+
     /**
-     * Joint queries: every ring rank contributes their attention over its own video block; the
-     * partials are all-gathered and merged in ring-rank order, then the joint keys once, so every rank
-     * computes the same bits.
+     * This ring rank's slice of the joint queries (B, L, H', D) -> (B, ceil(L/r), H', D): queries
+     * {@code [rank * slice, (rank + 1) * slice)}, zero queries past L (their outputs are dropped).
      */
-    private Tensor jointOutput(JointTokens joint, Partial overLocal) {
-        long headDim = overLocal.out().size(3);
-        // (B, H', L, D+1): output and lse packed into one all-gather.
-        Tensor packed = cat(new TensorVector(overLocal.out(), overLocal.lse()), 3).unsqueeze(0).contiguous();
-        Tensor all = ring.allGather(packed); // (R, B, H', L, D+1)
-        Partial merged = null;
-        for (int j = 0; j < ringDegree; j++) {
-            Tensor part = all.select(0, j);
-            Partial p = new Partial(part.narrow(3, 0, headDim), part.narrow(3, headDim, 1));
-            merged = merged == null ? p : merged.merge(p);
+    private Tensor jointSlice(Tensor jointQuery) {
+        long length = jointQuery.size(1);
+        long slice = jointSliceLength(length);
+        long padded = slice * ringDegree;
+        Tensor all = jointQuery;
+        if (padded > length) {
+            long[] shape = jointQuery.sizes().vec().get();
+            shape[1] = padded - length;
+            all = cat(new TensorVector(jointQuery, jointQuery.new_zeros(shape)), 1);
         }
-        merged = merged.merge(BlockAttention.attend(joint.query(), joint.key(), joint.value(), joint.keyMask()));
-        return merged.out().transpose(1, 2).to(joint.query().scalar_type()); // (B, L, H', D)
+        return all.narrow(1, ring.rank() * slice, slice);
+    }
+
+    /**
+     * The joint output from every ring rank's finished slice: one all-gather of (B, H', L/r, D) in the
+     * query dtype over the ring, in ring-rank order, the padding dropped: (B, L, H', D).
+     */
+    private Tensor jointOutput(JointTokens joint, Partial slicePart) {
+        long length = joint.query().size(1);
+        // (B, H', L/r, D) -> (1, B, L/r, H', D) in the query dtype, as the single-rank output is rounded.
+        Tensor mine = slicePart.out().transpose(1, 2).to(joint.query().scalar_type()).unsqueeze(0).contiguous();
+        Tensor all = ring.allGather(mine); // (R, B, L/r, H', D)
+        // (R, B, L/r, H', D) -> (B, R * L/r, H', D), ring rank r's slice at [r * L/r, (r + 1) * L/r).
+        Tensor joined = all.movedim(0, 1).flatten(1, 2);
+        return joined.narrow(1, 0, length);
     }
 
     @Override
