@@ -641,19 +641,23 @@ final class VideoServer {
     /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */
     private boolean adminDefaults(Request request, String method, Response response, Callback callback) {
         admin.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION));
-        byte[] body = new byte[0];
-        if (method.equals("PUT") || method.equals("PATCH")) {
-            try (InputStream in = Content.Source.asInputStream(request)) {
-                body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, settings.maxBodyBytes() + 1));
-            } catch (IOException e) {
-                throw ApiError.invalid(null, "cannot read the body: " + e.getMessage());
-            }
-            if (body.length > settings.maxBodyBytes()) {
-                throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body is larger than "
-                        + settings.maxBodyBytes() + " bytes (diffuse.serve.max-body-bytes)");
-            }
-        }
+        byte[] body = method.equals("PUT") || method.equals("PATCH") ? readBody(request) : new byte[0];
         return json(response, callback, 200, admin.handle(method, body));
+    }
+
+    /** The request's body, at most {@code max-body-bytes} (413 beyond). */
+    private byte[] readBody(Request request) {
+        byte[] body;
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, settings.maxBodyBytes() + 1));
+        } catch (IOException e) {
+            throw ApiError.invalid(null, "cannot read the body: " + e.getMessage());
+        }
+        if (body.length > settings.maxBodyBytes()) {
+            throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body is larger than "
+                    + settings.maxBodyBytes() + " bytes (diffuse.serve.max-body-bytes)");
+        }
+        return body;
     }
 
     /** Reads, checks and queues a request (everything the generation service checks, before queueing). */
@@ -741,16 +745,7 @@ final class VideoServer {
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
             return readMultipart(request, type, id);
         }
-        byte[] body;
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, settings.maxBodyBytes() + 1));
-        } catch (IOException e) {
-            throw ApiError.invalid(null, "cannot read the body: " + e.getMessage());
-        }
-        if (body.length > settings.maxBodyBytes()) {
-            throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body is larger than "
-                    + settings.maxBodyBytes() + " bytes (diffuse.serve.max-body-bytes)");
-        }
+        byte[] body = readBody(request);
         try {
             Object parsed = JSON.readValue(body, Object.class);
             if (!(parsed instanceof Map<?, ?> m)) {
