@@ -12,10 +12,7 @@ import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.distributed.GroupTraffic;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -206,20 +203,6 @@ public final class BenchCommand extends RankedCommand {
 
     /** This process's resident set size (VmRSS of /proc/self/status), or -1 where that file does not exist. */
     static long residentBytes() {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.isReadable(status)) {
-            return -1;
-        }
-        try {
-            for (String line : Files.readAllLines(status)) {
-                if (line.startsWith("VmRSS:")) {
-                    String[] parts = line.substring(6).trim().split("\\s+");
-                    return Long.parseLong(parts[0]) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
-        return -1;
+        return io.diffuse.core.distributed.ProcessMemory.residentBytes().orElse(-1);
     }
 }

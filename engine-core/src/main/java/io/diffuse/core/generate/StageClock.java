@@ -20,7 +20,6 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * peak is its own; elsewhere (or when the reset is refused) the process-wide peak is reported.
  */
 final class StageClock implements ProgressListener {
-    private static final Path STATUS = Path.of("/proc/self/status");
     private static final Path CLEAR_REFS = Path.of("/proc/self/clear_refs");
 
     private final Map<String, Duration> times = new LinkedHashMap<>();
@@ -97,16 +96,7 @@ final class StageClock implements ProgressListener {
 
     /** VmHWM from /proc/self/status in bytes, or the JVM heap in use when that file is absent. */
     static long peakRssBytes() {
-        try {
-            for (String line : Files.readAllLines(STATUS)) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // fall through
-        }
         Runtime rt = Runtime.getRuntime();
-        return rt.totalMemory() - rt.freeMemory();
+        return io.diffuse.core.distributed.ProcessMemory.peakResidentBytes().orElseGet(() -> rt.totalMemory() - rt.freeMemory());
     }
 }

@@ -152,15 +152,6 @@ final class ControlPlane {
 
     /** VmRSS of this process (Linux), else 0. */
     static long residentBytes() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L;
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            return 0;
-        }
-        return 0;
+        return io.diffuse.core.distributed.ProcessMemory.residentBytes().orElse(0);
     }
 }

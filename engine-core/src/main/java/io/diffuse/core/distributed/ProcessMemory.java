@@ -1,0 +1,41 @@
+package io.diffuse.core.distributed;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+
+/**
+ * This process's memory as the Linux kernel counts it ({@code /proc/self/status}): resident now
+ * (VmRSS) and its high-water mark (VmHWM). Empty where the file does not exist; each caller says
+ * what stands in then.
+ */
+public final class ProcessMemory {
+    private static final Path STATUS = Path.of("/proc/self/status");
+
+    private ProcessMemory() {
+    }
+
+    /** VmRSS in bytes. */
+    public static OptionalLong residentBytes() {
+        return field("VmRSS:");
+    }
+
+    /** VmHWM (peak resident) in bytes. */
+    public static OptionalLong peakResidentBytes() {
+        return field("VmHWM:");
+    }
+
+    private static OptionalLong field(String name) {
+        try {
+            for (String line : Files.readAllLines(STATUS)) {
+                if (line.startsWith(name)) {
+                    return OptionalLong.of(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
+        return OptionalLong.empty();
+    }
+}
