@@ -161,29 +161,16 @@ public final class RankRuntime implements AutoCloseable {
 
     /** What a model is loaded with on this rank: device, dtype, checkpoints and configuration, no plan. */
     public ModelContext modelContext(CheckpointLoader checkpoints) {
-        Device device = device();
-        DType dtype = settings.dtype();
-        return new ModelContext() {
-            @Override
-            public Device device() {
-                return device;
-            }
+        return new LoadContext(device(), settings.dtype(), checkpoints, settings::subtree);
+    }
 
-            @Override
-            public DType dtype() {
-                return dtype;
-            }
-
-            @Override
-            public CheckpointLoader checkpoints() {
-                return checkpoints;
-            }
-
-            @Override
-            public java.util.Map<String, Object> configuration(String path) {
-                return settings.subtree(path);
-            }
-        };
+    /** A {@link ModelContext}: what is fixed when the model loads. */
+    private record LoadContext(Device device, DType dtype, CheckpointLoader checkpoints,
+            java.util.function.Function<String, java.util.Map<String, Object>> subtrees) implements ModelContext {
+        @Override
+        public java.util.Map<String, Object> configuration(String path) {
+            return subtrees.apply(path);
+        }
     }
 
     /** Shuts the groups down now, without the final barrier: for a rank that failed. */
