@@ -56,11 +56,19 @@ public final class Main {
         }
     }
 
-    /** How to start one more JVM of this host: same java, JVM options, class path and main class. */
+    /**
+     * How to start one more JVM of this host: same java, JVM options (so the JIT choice and the class
+     * archive of bin/diffuse too), class path and main class.
+     */
     static List<String> rankCommand() {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            // Every rank would write the same class archive at exit; a rank uses the archive, never makes one.
+            if (!option.startsWith("-XX:ArchiveClassesAtExit")) {
+                cmd.add(option);
+            }
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());

@@ -98,6 +98,7 @@ public final class QwenPromptTokenizer implements AutoCloseable {
      * that may be a bundle's loader, which cannot see the jar's native/ folder, so use DJL's own.
      */
     private static <T> T withDjlClassLoader(IoSupplier<T> body) throws IOException {
+        optOutOfDjlTelemetry();
         Thread thread = Thread.currentThread();
         ClassLoader saved = thread.getContextClassLoader();
         thread.setContextClassLoader(HuggingFaceTokenizer.class.getClassLoader());
@@ -105,6 +106,19 @@ public final class QwenPromptTokenizer implements AutoCloseable {
             return body.get();
         } finally {
             thread.setContextClassLoader(saved);
+        }
+    }
+
+    /**
+     * DJL's HuggingFaceTokenizer "calls home" when created: on the creating thread it asks the cloud
+     * metadata address (169.254.169.254, up to four 1 s timeouts where that address is filtered) for the
+     * instance id and sends it to DJL's telemetry bucket. Every rank creates a tokenizer on its way to the
+     * first step, and an inference host should not report itself; DJL skips all of it when
+     * OPT_OUT_TRACKING is true. An explicit OPT_OUT_TRACKING (environment or system property) is kept.
+     */
+    static void optOutOfDjlTelemetry() {
+        if (System.getenv("OPT_OUT_TRACKING") == null && System.getProperty("OPT_OUT_TRACKING") == null) {
+            System.setProperty("OPT_OUT_TRACKING", "true");
         }
     }
 
