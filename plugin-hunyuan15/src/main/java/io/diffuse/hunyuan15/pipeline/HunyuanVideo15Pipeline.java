@@ -392,8 +392,9 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
      * {@link #embeddings} as computed by world rank 0 alone, on every rank. With one rank it is just that call.
      * With more, rank 0 encodes (or checks the given embeddings) and broadcasts the result over the world:
      * <ol>
-     * <li>a Long (1) tensor: the header's length, or -1 when rank 0 failed (then every other rank stops with
-     * an error and rank 0 rethrows its own, so none waits in a collective);</li>
+     * <li>a Long (1) tensor: the header's length, or {@code -1 - n} when rank 0 failed, followed by its error
+     * message as n UTF-8 bytes (then every other rank stops with an error that quotes it and rank 0 rethrows
+     * its own, so none waits in a collective);</li>
      * <li>the Long header: for each of {@link #SHARED_KEYS}, in that order, 0 when absent, else 1, the torch
      * dtype code, the byte count, the number of dims and the dims;</li>
      * <li>each present tensor as its raw bytes, a uint8 (nbytes) tensor on the run's device (skipped when
@@ -444,17 +445,30 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                 failure = e;
             }
         }
+        byte[] reason = failure == null ? new byte[0] : failureReason(failure);
         Tensor length = DeviceOps.zeros(new long[] {1}, ScalarType.Long, device);
         if (root) {
-            length.fill_(new Scalar(failure == null ? header.length : -1));
+            length.fill_(new Scalar(failure == null ? header.length : -1 - reason.length));
         }
         world.broadcast(length, 0);
-        if (failure != null) {
-            throw failure;
-        }
         long n = length.cpu().item_long();
         if (n < 0) {
-            throw new DiffuseException("world rank 0 failed to encode the prompt (its error says why)");
+            // Rank 0's message goes along: the launcher may stop rank 0 as soon as another rank exits, before
+            // rank 0 printed it, so every rank's error says why.
+            Tensor text = root ? hostBytes(reason).to(device, ScalarType.Byte)
+                    : DeviceOps.zeros(new long[] {-1 - n}, ScalarType.Byte, device);
+            if (text.numel() > 0) {
+                world.broadcast(text, 0);
+            }
+            if (failure != null) {
+                throw failure;
+            }
+            byte[] got = new byte[(int) text.numel()];
+            if (got.length > 0) {
+                new BytePointer(text.cpu().contiguous().data_ptr_byte()).get(got);
+            }
+            throw new DiffuseException("world rank 0 failed to encode the prompt: "
+                    + new String(got, java.nio.charset.StandardCharsets.UTF_8));
         }
         if (!root) {
             headerTensor = DeviceOps.zeros(new long[] {n}, ScalarType.Long, device);
@@ -490,6 +504,30 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         }
         // Rank 0 keeps the tensors it made (the same values); the others have exactly the shared keys.
         return root ? embeds : received;
+    }
+
+    /** A failure's message as UTF-8, at most 4 KiB (cut at a character boundary), for the other ranks' errors. */
+    private static byte[] failureReason(RuntimeException failure) {
+        String message = failure.getMessage() == null ? failure.toString() : failure.getMessage();
+        byte[] bytes = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int max = 4096;
+        if (bytes.length <= max) {
+            return bytes;
+        }
+        int end = max;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
+            end--; // back to the first byte of the character that would be cut
+        }
+        return java.util.Arrays.copyOf(bytes, end);
+    }
+
+    /** {@code bytes} as a CPU uint8 (n,) tensor. */
+    private static Tensor hostBytes(byte[] bytes) {
+        Tensor t = torch.zeros(new long[] {bytes.length}, new TensorOptions(ScalarType.Byte));
+        if (bytes.length > 0) {
+            new BytePointer(t.data_ptr_byte()).put(bytes);
+        }
+        return t;
     }
 
     private static List<String> sharedKeys() {

@@ -204,7 +204,7 @@ class PromptEmbeddingsBroadcastTest {
         return m;
     }
 
-    /** Rank 0 has no prompt encoder, rank 1 has one: rank 0 reports why, rank 1 that rank 0 failed, and neither hangs. */
+    /** Rank 0 has no prompt encoder, rank 1 has one: rank 0 reports why, rank 1 that rank 0 failed and why, and neither hangs. */
     @Test
     void whenRankZeroCannotEncodeEveryRankStops() {
         GenerationRequest request = demoText("a dog");
@@ -219,8 +219,8 @@ class PromptEmbeddingsBroadcastTest {
                 return e.getMessage();
             }
         });
-        assertTrue(outcomes.get(0).startsWith("this model has no text encoders"), outcomes.get(0));
-        assertEquals("world rank 0 failed to encode the prompt (its error says why)", outcomes.get(1));
+        assertTrue(outcomes.get(0).startsWith("this model has no text encoders (no text_encoder/ folder)"), outcomes.get(0));
+        assertEquals("world rank 0 failed to encode the prompt: " + outcomes.get(0), outcomes.get(1));
     }
 
     private static GenerationRequest withEmbeds(GenerationRequest r, Map<String, Tensor> embeds) {
