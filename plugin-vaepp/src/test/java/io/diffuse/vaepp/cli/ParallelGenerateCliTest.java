@@ -2,6 +2,7 @@ package io.diffuse.vaepp.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
@@ -78,6 +79,47 @@ class ParallelGenerateCliTest {
             Tensor video = got.get("video");
             assertArrayEquals(c.get("video").sizes().vec().get(), video.sizes().vec().get());
             assertTrue(video.min().item().toDouble() >= 0 && video.max().item().toDouble() <= 1, "video in [0, 1]");
+        }
+    }
+
+    /**
+     * Only world rank 0 builds the prompt embeddings; when it cannot (here: guidance 6 with an
+     * embeddings file that lacks the negative_* tensors), 2 rank processes under CFG parallel both stop
+     * (rank 1 told by rank 0's failure marker, with rank 0's message, instead of waiting in the
+     * broadcast), the run exits non-zero with that message, and no output is written.
+     */
+    @Test
+    void whenRankZeroCannotBuildThePromptEmbeddingsEveryRankStopsWithItsError() {
+        DiffusersCheckpointLoader loader = new DiffusersCheckpointLoader();
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> embeds = new HashMap<>(loader.readTensors(FIXTURES.resolve("t2v_cfg.safetensors")));
+            embeds.keySet().removeIf(k -> k.startsWith("negative_") || k.equals("latents") || k.equals("video"));
+            Path embedsFile = tmp.resolve("positive-only.safetensors");
+            loader.writeTensors(embedsFile, embeds);
+            Path result = tmp.resolve("out.safetensors");
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            CommandLine cl = Cli.create(new CliEnvironment(new ServiceLoaderRegistry(), Map.of("host", "test"),
+                    Optional.of(new CliEnvironment.ProcessCommand(List.of(
+                            ProcessHandle.current().info().command().orElse("java"), "-cp", System.getProperty("java.class.path"),
+                            Cli.class.getName())))));
+            cl.setOut(new PrintWriter(out, true));
+            cl.setErr(new PrintWriter(err, true));
+            long start = System.nanoTime();
+            int code = cl.execute("generate", "--model", FIXTURES.resolve("tiny").toString(), "--prompt-embeds",
+                    embedsFile.toString(), "--height", "64", "--width", "64", "--num-frames", "5", "--num-inference-steps", "1",
+                    "--guidance-scale", "6.0", "--output-tensors", result.toString(), "--nproc", "2", "--cfg-parallel", "2",
+                    "--threads", "1");
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertNotEquals(0, code, out + "\n" + err);
+            // Rank 1's error quotes rank 0's, so the reason is there even if rank 0 is stopped before it prints.
+            assertTrue(err.toString().contains("world rank 0 failed to encode the prompt: the prompt embeddings lack "
+                    + "[negative_prompt_embeds, negative_prompt_embeds_2, negative_prompt_embeds_mask, negative_prompt_embeds_mask_2]; "
+                    + "guidance scale 6.0 needs the negative_* embeddings too (or use guidance 1)"), err.toString());
+            // Well under the 30 s collective timeout a waiting rank would run into.
+            assertTrue(seconds < 25, "took " + seconds + " s:\n" + err);
+            assertTrue(!java.nio.file.Files.exists(result), "no output");
+            System.out.println("rank 0 fails to build the embeddings on 2 ranks: exit " + code + " after " + seconds + " s\n" + err);
         }
     }
 
