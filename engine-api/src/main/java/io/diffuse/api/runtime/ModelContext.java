@@ -21,6 +21,15 @@ public interface ModelContext {
     CheckpointLoader checkpoints();
 
     /**
+     * This process's global rank among the ranks that load the model together (0 when it runs alone).
+     * A component used once per world need only load where it runs: the HunyuanVideo 1.5 pipeline loads its
+     * prompt encoders on rank 0 alone, which encodes every prompt and broadcasts the embeddings.
+     */
+    default int rank() {
+        return 0;
+    }
+
+    /**
      * The engine's effective configuration under {@code path} (e.g. {@code "diffuse.hunyuan15"}), for
      * plugins, which cannot read the engine's configuration format themselves: every leaf below
      * {@code path}, keyed by its dotted path relative to it (e.g. {@code "text-encoder.torchscript"}),

@@ -161,11 +161,11 @@ public final class RankRuntime implements AutoCloseable {
 
     /** What a model is loaded with on this rank: device, dtype, checkpoints and configuration, no plan. */
     public ModelContext modelContext(CheckpointLoader checkpoints) {
-        return new LoadContext(device(), settings.dtype(), checkpoints, settings::subtree);
+        return new LoadContext(device(), settings.dtype(), checkpoints, rank(), settings::subtree);
     }
 
     /** A {@link ModelContext}: what is fixed when the model loads. */
-    private record LoadContext(Device device, DType dtype, CheckpointLoader checkpoints,
+    private record LoadContext(Device device, DType dtype, CheckpointLoader checkpoints, int rank,
             java.util.function.Function<String, java.util.Map<String, Object>> subtrees) implements ModelContext {
         @Override
         public java.util.Map<String, Object> configuration(String path) {

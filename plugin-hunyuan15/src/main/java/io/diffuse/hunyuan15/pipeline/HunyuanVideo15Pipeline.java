@@ -122,7 +122,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             // Optional components, as in diffusers' model_index.json: prompt and image encoders, each native from
             // its folder or a TorchScript module named in configuration (diffuse.hunyuan15, reference.conf).
             EncoderOptions encoders = EncoderOptions.fromMap(context.configuration(CONFIGURATION));
-            if (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null) {
+            // World rank 0 alone encodes prompts (generate broadcasts the embeddings), so only it loads the
+            // prompt encoders: the other ranks save their load time and memory (Qwen2.5-VL 7B is 15 GB in bf16).
+            boolean encodesPrompts = context.rank() == 0;
+            if (encodesPrompts && (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null)) {
                 pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), encoders, context.dtype(),
                         context.device());
             }
@@ -138,6 +141,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     }
 
     /** Encodes prompt text with {@code encoder} from now on (the pipeline closes it). */
+    /** Whether this pipeline can encode prompt text (only world rank 0 loads the encoders). */
+    boolean hasPromptEncoder() {
+        return promptEncoder != null;
+    }
+
     void usePromptEncoder(HunyuanPromptEncoder encoder) {
         if (promptEncoder != null) {
             promptEncoder.close();

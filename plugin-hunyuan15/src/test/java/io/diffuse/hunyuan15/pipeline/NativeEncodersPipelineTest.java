@@ -1,13 +1,16 @@
 package io.diffuse.hunyuan15.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
 import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
+import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.local.LocalVaeExecutor;
 import io.diffuse.testkit.SingleRankContext;
@@ -20,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,8 +38,8 @@ class NativeEncodersPipelineTest {
     @TempDir
     Path root;
 
-    @Test
-    void textAndImageToVideoFromPromptText() throws Exception {
+    /** The demo's transformer and VAE with the fixtures' native encoders, in {@link #root}. */
+    private SingleRankContext pipelineRoot() throws IOException, URISyntaxException {
         SingleRankContext ctx = new SingleRankContext(DType.FP32, new LocalVaeExecutor(), TilingSettings.defaults(false));
         DemoPipeline.write(root, ctx);
         Path encoders = Path.of(NativeEncodersPipelineTest.class.getResource("/fixtures/encoders/pipeline").toURI());
@@ -43,6 +47,49 @@ class NativeEncodersPipelineTest {
             "feature_extractor"}) {
             copyTree(encoders.resolve(folder), root.resolve(folder));
         }
+        return ctx;
+    }
+
+    @Test
+    void onlyWorldRankZeroLoadsThePromptEncoders() throws Exception {
+        SingleRankContext ctx = pipelineRoot();
+        ModelContext rankOne = new ModelContext() {
+            @Override
+            public Device device() {
+                return ctx.device();
+            }
+
+            @Override
+            public DType dtype() {
+                return ctx.dtype();
+            }
+
+            @Override
+            public CheckpointLoader checkpoints() {
+                return ctx.checkpoints();
+            }
+
+            @Override
+            public Map<String, Object> configuration(String path) {
+                return ctx.configuration(path);
+            }
+
+            @Override
+            public int rank() {
+                return 1;
+            }
+        };
+        try (PointerScope scope = new PointerScope(); HunyuanVideo15Pipeline onRankOne = HunyuanVideo15Pipeline.load(root, rankOne);
+                HunyuanVideo15Pipeline onRankZero = HunyuanVideo15Pipeline.load(root, ctx)) {
+            // Rank 1 receives the embeddings from rank 0 (PromptEmbeddingsBroadcastTest), so it has no encoders to load.
+            assertFalse(onRankOne.hasPromptEncoder(), "rank 1 loaded the prompt encoders");
+            assertTrue(onRankZero.hasPromptEncoder(), "rank 0 must load the prompt encoders");
+        }
+    }
+
+    @Test
+    void textAndImageToVideoFromPromptText() throws Exception {
+        SingleRankContext ctx = pipelineRoot();
         try (PointerScope scope = new PointerScope(); HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(root, ctx)) {
             GenerationResult cat = pipeline.generate(t2v("a cat holding a sign that says \"hello\""), ctx, ProgressListener.NONE);
             GenerationResult dog = pipeline.generate(t2v("a dog"), ctx, ProgressListener.NONE);
