@@ -72,8 +72,11 @@ public final class DemoPipeline {
                 pipeline.usePromptEncoder(TinyEncoders.promptEncoder(TEXT_EMBED_DIM, TEXT_EMBED_2_DIM, PROMPT_TOKENS,
                         GLYPH_TOKENS, context.dtype(), context.device()));
             }
-            // Image-to-video: a tiny random SigLIP vision tower (image_embeds width IMAGE_EMBED_DIM), made in code too.
-            pipeline.useImageEncoder(SiglipImageEncoder.tinyRandom(IMAGE_EMBED_DIM, context.dtype(), context.device()));
+            // Image-to-video: a tiny random SigLIP vision tower (image_embeds width IMAGE_EMBED_DIM), made in code
+            // too, also on rank 0 only.
+            if (context.rank() == 0) {
+                pipeline.useImageEncoder(SiglipImageEncoder.tinyRandom(IMAGE_EMBED_DIM, context.dtype(), context.device()));
+            }
             return pipeline;
         } finally {
             deleteTree(root);

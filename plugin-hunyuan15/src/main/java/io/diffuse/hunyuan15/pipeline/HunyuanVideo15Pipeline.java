@@ -122,14 +122,14 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             // Optional components, as in diffusers' model_index.json: prompt and image encoders, each native from
             // its folder or a TorchScript module named in configuration (diffuse.hunyuan15, reference.conf).
             EncoderOptions encoders = EncoderOptions.fromMap(context.configuration(CONFIGURATION));
-            // World rank 0 alone encodes prompts (generate broadcasts the embeddings), so only it loads the
-            // prompt encoders: the other ranks save their load time and memory (Qwen2.5-VL 7B is 15 GB in bf16).
+            // World rank 0 alone encodes prompts and I2V images (generate broadcasts the embeddings), so only it
+            // loads the encoders: the other ranks save their load time and memory (Qwen2.5-VL 7B is 15 GB in bf16).
             boolean encodesPrompts = context.rank() == 0;
             if (encodesPrompts && (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null)) {
                 pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), encoders, context.dtype(),
                         context.device());
             }
-            if (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null) {
+            if (encodesPrompts && (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null)) {
                 pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), encoders.imageEncoderTorchScript(),
                         context.dtype(), context.device());
             }
@@ -144,6 +144,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     /** Whether this pipeline can encode prompt text (only world rank 0 loads the encoders). */
     boolean hasPromptEncoder() {
         return promptEncoder != null;
+    }
+
+    /** Whether this pipeline can encode an I2V input image (only world rank 0 loads the encoder). */
+    boolean hasImageEncoder() {
+        return imageEncoder != null;
     }
 
     void usePromptEncoder(HunyuanPromptEncoder encoder) {
@@ -181,17 +186,21 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         try (PointerScope scope = new PointerScope()) {
             // ---- encode: embeddings, I2V image latent, size.
             progress.stageStarted("encode");
-            // World rank 0 alone encodes the prompt (and warns about a cut prompt); the others receive the embeddings.
-            Map<String, Tensor> embeds = sharedEmbeddings(request, guidance, groups.world(), context.device());
-            int height;
-            int width;
-            Tensor imageLatent = null;
-            Tensor imageEmbeds;
+            HunyuanVideo15ImageProcessor.RgbImage picture = null;
             if (request.task() == Task.IMAGE_TO_VIDEO) {
                 Path imagePath = request.image().orElseThrow(() -> new DiffuseException(
                         "image-to-video needs an input image (--image FILE)"));
                 // diffusers: calculate_default_height_width(image) then resize(resize_mode="crop"), on world rank 0 only.
-                HunyuanVideo15ImageProcessor.RgbImage picture = inputImage(imagePath, groups.world(), context.device());
+                picture = inputImage(imagePath, groups.world(), context.device());
+            }
+            // World rank 0 alone encodes the prompt (and warns about a cut prompt) and, for I2V, the image with
+            // SigLIP; the others receive the embeddings.
+            Map<String, Tensor> embeds = sharedEmbeddings(request, guidance, picture, groups.world(), context.device());
+            int height;
+            int width;
+            Tensor imageLatent = null;
+            Tensor imageEmbeds;
+            if (picture != null) {
                 height = picture.height();
                 width = picture.width();
                 Tensor sample = HunyuanVideo15ImageProcessor.toTensor(picture).to(context.device(), runType);
@@ -200,10 +209,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
                         new io.diffuse.api.vae.VaeRun(context.tiling(), groups, true));
                 imageLatent = latent.mul(new Scalar(vae.scalingFactor())).to(runType);
                 imageEmbeds = embeds.get(IMAGE_EMBEDS);
-                if (imageEmbeds == null && imageEncoder != null) {
-                    // diffusers encodes the resized and cropped image with SigLIP's own preprocessing.
-                    imageEmbeds = imageEncoder.encode(hwc(picture));
-                }
                 if (imageEmbeds == null) {
                     throw new DiffuseException("image-to-video needs SigLIP image embeddings: this model has no image_encoder/ folder,"
                             + " so pass them in --prompt-embeds as '" + IMAGE_EMBEDS + "' (1, tokens, "
@@ -415,8 +420,18 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
      */
     Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance, ProcessGroup world,
             Device device) {
+        return sharedEmbeddings(request, guidance, null, world, device);
+    }
+
+    /**
+     * {@link #sharedEmbeddings(GenerationRequest, boolean, ProcessGroup, Device)} for an I2V request whose
+     * cropped input image is {@code picture} (null for T2V): rank 0 also encodes the image with SigLIP
+     * when the request brings no image embeddings, and the image embeddings travel with the others.
+     */
+    Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance,
+            HunyuanVideo15ImageProcessor.RgbImage picture, ProcessGroup world, Device device) {
         if (world.size() == 1) {
-            return embeddings(request, guidance, true);
+            return rankZeroEmbeddings(request, guidance, picture);
         }
         boolean root = world.rank() == 0;
         Map<String, Tensor> embeds = null;
@@ -426,7 +441,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         RuntimeException failure = null;
         if (root) {
             try {
-                embeds = embeddings(request, guidance, true);
+                embeds = rankZeroEmbeddings(request, guidance, picture);
                 List<Long> h = new ArrayList<>();
                 for (int k = 0; k < SHARED_KEYS.size(); k++) {
                     Tensor t = embeds.get(SHARED_KEYS.get(k));
@@ -512,6 +527,18 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         }
         // Rank 0 keeps the tensors it made (the same values); the others have exactly the shared keys.
         return root ? embeds : received;
+    }
+
+    /** The prompt embeddings and, for I2V without given image embeddings, SigLIP's embeddings of {@code picture}. */
+    private Map<String, Tensor> rankZeroEmbeddings(GenerationRequest request, boolean guidance,
+            HunyuanVideo15ImageProcessor.RgbImage picture) {
+        Map<String, Tensor> embeds = embeddings(request, guidance, true);
+        if (picture != null && !embeds.containsKey(IMAGE_EMBEDS) && imageEncoder != null) {
+            embeds = new HashMap<>(embeds);
+            // diffusers encodes the resized and cropped image with SigLIP's own preprocessing.
+            embeds.put(IMAGE_EMBEDS, imageEncoder.encode(hwc(picture)));
+        }
+        return embeds;
     }
 
     /** A failure's message as UTF-8, at most 4 KiB (cut at a character boundary), for the other ranks' errors. */

@@ -51,7 +51,7 @@ class NativeEncodersPipelineTest {
     }
 
     @Test
-    void onlyWorldRankZeroLoadsThePromptEncoders() throws Exception {
+    void onlyWorldRankZeroLoadsTheEncoders() throws Exception {
         SingleRankContext ctx = pipelineRoot();
         ModelContext rankOne = new ModelContext() {
             @Override
@@ -83,7 +83,9 @@ class NativeEncodersPipelineTest {
                 HunyuanVideo15Pipeline onRankZero = HunyuanVideo15Pipeline.load(root, ctx)) {
             // Rank 1 receives the embeddings from rank 0 (PromptEmbeddingsBroadcastTest), so it has no encoders to load.
             assertFalse(onRankOne.hasPromptEncoder(), "rank 1 loaded the prompt encoders");
+            assertFalse(onRankOne.hasImageEncoder(), "rank 1 loaded the image encoder");
             assertTrue(onRankZero.hasPromptEncoder(), "rank 0 must load the prompt encoders");
+            assertTrue(onRankZero.hasImageEncoder(), "rank 0 must load the image encoder");
         }
     }
 

@@ -94,6 +94,36 @@ class PromptEmbeddingsBroadcastTest {
     }
 
     /**
+     * Image-to-video: rank 0 also encodes the (broadcast) input image with SigLIP; rank 1, with neither
+     * a prompt nor an image encoder, would stop with "image-to-video needs SigLIP image embeddings" if it
+     * still encoded the image itself.
+     */
+    @Test
+    void onlyRankZeroEncodesTheInputImage() {
+        GenerationRequest request = new GenerationRequest(Task.IMAGE_TO_VIDEO, "a cat", "blurry", Optional.of(
+                PipelineFixtures.root().resolve("image.png")), Optional.empty(), Optional.empty(), 5, 2, 6.0,
+                Optional.empty(), 3, Map.of());
+        try (PointerScope scope = new PointerScope()) {
+            Tensor reference;
+            SingleRankContext one = single();
+            try (HunyuanVideo15Pipeline pipeline = DemoPipeline.create(one)) {
+                reference = pipeline.generate(request, one, ProgressListener.NONE).latents().to(new Device("cpu"), ScalarType.Float);
+            }
+            List<String> outcomes = ThreadRanks.run(CFG_PARALLEL, groups -> {
+                SingleRankContext ctx = rank(groups);
+                boolean root = groups.world().rank() == 0;
+                try (PointerScope s = new PointerScope();
+                        HunyuanVideo15Pipeline pipeline = root ? DemoPipeline.create(ctx) : demoWithoutEncoders(ctx)) {
+                    return compare(pipeline.generate(request, ctx, ProgressListener.NONE), reference);
+                } catch (DiffuseException e) {
+                    return e.getMessage();
+                }
+            });
+            assertEquals(List.of("identical", "identical"), outcomes);
+        }
+    }
+
+    /**
      * Given embeddings in every dtype family the pipeline accepts (bfloat16 and float64 states that it
      * casts to the run dtype, bool, int32, uint8 and int64 masks, which it reads as non-zero = token)
      * cross as they are: rank 1's request carries none, so all it has is what rank 0 sent.
