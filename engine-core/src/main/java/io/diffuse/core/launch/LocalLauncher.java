@@ -147,6 +147,11 @@ public final class LocalLauncher {
                 java.util.concurrent.atomic.AtomicBoolean portTaken = new java.util.concurrent.atomic.AtomicBoolean();
                 String failure = runRanks(command, nproc, masterAddr, port, timeout, out, err, procs, pumps, attempt,
                         maxRestarts, portTaken);
+                if (failure != null && masterPort == 0 && !procs.get(0).isAlive()) {
+                    // Rank 0 has exited: its output pumps end at once; read its last lines (the port report
+                    // among them) before deciding, or the decision races the pump.
+                    joinAll(pumps.subList(0, Math.min(2, pumps.size())));
+                }
                 if (failure != null && masterPort == 0 && portTaken.get() && portRetries < PORT_RETRIES && !stopping.get()) {
                     // The port was free when picked, but another process bound it before rank 0 did: pick again.
                     stopAll(procs, true);
