@@ -88,6 +88,31 @@ public class ClassArchiveIT {
         }
     }
 
+    /** Ranks under torchrun start together on an empty cache: one makes the archive, none fails or waits on a half-written one. */
+    @Test
+    public void processesStartingTogetherOnAnEmptyCacheAllRunAndLeaveOneArchive() throws Exception {
+        Path cache = temporary.newFolder("cache").toPath();
+        List<java.util.concurrent.CompletableFuture<Run>> starts = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            starts.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return run(cache, "", "--version");
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+        }
+        for (java.util.concurrent.CompletableFuture<Run> start : starts) {
+            Run r = start.get(200, TimeUnit.SECONDS);
+            assertEquals(r.err(), 0, r.code());
+            assertTrue(r.out(), r.out().startsWith("Diffuse "));
+        }
+        assertEquals(1, archives(cache).size());
+        try (Stream<Path> s = Files.list(cache.resolve("diffuse"))) {
+            assertTrue("no temporary left", s.noneMatch(f -> f.toString().endsWith(".tmp")));
+        }
+    }
+
     @Test
     public void shareOffInJavaOptsLeavesClassSharingAlone() throws Exception {
         Path cache = temporary.newFolder("cache").toPath();
