@@ -7,6 +7,7 @@ import io.diffuse.api.cache.StepCachePolicy;
 import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.dist.ProcessGroup;
 import io.diffuse.api.dist.ProcessGroups;
+import io.diffuse.api.dist.RootBroadcast;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.Pipeline;
@@ -26,7 +27,6 @@ import io.diffuse.hunyuan15.transformer.HunyuanVideo15Transformer3DModel;
 import io.diffuse.hunyuan15.vae.AutoencoderKLHunyuanVideo15;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -402,21 +402,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     }
 
     /**
-     * {@link #embeddings} as computed by world rank 0 alone, on every rank. With one rank it is just that call.
-     * With more, rank 0 encodes (or checks the given embeddings) and broadcasts the result over the world:
-     * <ol>
-     * <li>a Long (1) tensor: the header's length, or {@code -1 - n} when rank 0 failed, followed by its error
-     * message as n UTF-8 bytes (then every other rank stops with an error that quotes it and rank 0 rethrows
-     * its own, so none waits in a collective);</li>
-     * <li>the Long header: for each of {@link #SHARED_KEYS}, in that order, 0 when absent, else 1, the torch
-     * dtype code, the byte count, the number of dims and the dims;</li>
-     * <li>each present tensor as its raw bytes, a uint8 (nbytes) tensor on the run's device (skipped when
-     * empty), viewed back as its dtype and reshaped on arrival.</li>
-     * </ol>
-     * Moving bytes rather than typed elements makes the copy bit-identical for every dtype the encoders
-     * (run dtype embeddings, int64 masks) and a safetensors file (any of its types, bool masks included,
-     * which not every backend broadcasts as bool) can give, through one code path. Only the keys the
-     * pipeline reads are shared; other tensors of a given embeddings file are not read on any rank.
+     * {@link #embeddings} as computed by world rank 0 alone, on every rank ({@link RootBroadcast}: a header
+     * of keys, dtypes and shapes, then each tensor's bytes, so every dtype a safetensors file or the
+     * encoders give arrives bit-identical; when rank 0 fails, every rank stops with its message). Only
+     * the keys the pipeline reads are shared; other tensors of a given embeddings file are read by no rank.
      */
     Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance, ProcessGroup world,
             Device device) {
@@ -430,103 +419,8 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
      */
     Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance,
             HunyuanVideo15ImageProcessor.RgbImage picture, ProcessGroup world, Device device) {
-        if (world.size() == 1) {
-            return rankZeroEmbeddings(request, guidance, picture);
-        }
-        boolean root = world.rank() == 0;
-        Map<String, Tensor> embeds = null;
-        long[] header = null;
-        Tensor headerTensor = null;
-        Tensor[] payload = new Tensor[SHARED_KEYS.size()];
-        RuntimeException failure = null;
-        if (root) {
-            try {
-                embeds = rankZeroEmbeddings(request, guidance, picture);
-                List<Long> h = new ArrayList<>();
-                for (int k = 0; k < SHARED_KEYS.size(); k++) {
-                    Tensor t = embeds.get(SHARED_KEYS.get(k));
-                    if (t == null) {
-                        h.add(0L);
-                        continue;
-                    }
-                    long[] dims = t.sizes().vec().get();
-                    // (dims...) -> contiguous (numel,) -> (nbytes,) uint8, on the device the collective runs on.
-                    payload[k] = t.to(device, t.scalar_type()).contiguous().reshape(-1).view(ScalarType.Byte);
-                    h.add(1L);
-                    h.add((long) t.scalar_type().value);
-                    h.add(payload[k].numel());
-                    h.add((long) dims.length);
-                    for (long d : dims) {
-                        h.add(d);
-                    }
-                }
-                header = h.stream().mapToLong(Long::longValue).toArray();
-                Tensor host = torch.zeros(new long[] {header.length}, new TensorOptions(ScalarType.Long));
-                new org.bytedeco.javacpp.LongPointer(host.data_ptr_long()).capacity(header.length).put(header);
-                headerTensor = host.to(device, ScalarType.Long);
-            } catch (RuntimeException e) {
-                failure = e;
-            }
-        }
-        byte[] reason = failure == null ? new byte[0] : failureReason(failure);
-        Tensor length = DeviceOps.zeros(new long[] {1}, ScalarType.Long, device);
-        if (root) {
-            length.fill_(new Scalar(failure == null ? header.length : -1 - reason.length));
-        }
-        world.broadcast(length, 0);
-        long n = length.cpu().item_long();
-        if (n < 0) {
-            // Rank 0's message goes along: the launcher may stop rank 0 as soon as another rank exits, before
-            // rank 0 printed it, so every rank's error says why.
-            Tensor text = root ? hostBytes(reason).to(device, ScalarType.Byte)
-                    : DeviceOps.zeros(new long[] {-1 - n}, ScalarType.Byte, device);
-            if (text.numel() > 0) {
-                world.broadcast(text, 0);
-            }
-            if (failure != null) {
-                throw failure;
-            }
-            byte[] got = new byte[(int) text.numel()];
-            if (got.length > 0) {
-                new BytePointer(text.cpu().contiguous().data_ptr_byte()).get(got);
-            }
-            throw new DiffuseException("world rank 0 failed to encode the prompt: "
-                    + new String(got, java.nio.charset.StandardCharsets.UTF_8));
-        }
-        if (!root) {
-            headerTensor = DeviceOps.zeros(new long[] {n}, ScalarType.Long, device);
-        }
-        world.broadcast(headerTensor, 0);
-        if (!root) {
-            header = new long[(int) n];
-            new org.bytedeco.javacpp.LongPointer(headerTensor.cpu().contiguous().data_ptr_long()).capacity(n).get(header);
-        }
-        Map<String, Tensor> received = new HashMap<>();
-        int at = 0;
-        for (int k = 0; k < SHARED_KEYS.size(); k++) {
-            if (header[at++] == 0) {
-                continue;
-            }
-            ScalarType type = scalarType(header[at++]);
-            long bytes = header[at++];
-            long[] dims = new long[(int) header[at++]];
-            for (int d = 0; d < dims.length; d++) {
-                dims[d] = header[at++];
-            }
-            if (bytes == 0) {
-                // Nothing to send: both sides know the (empty) shape from the header.
-                received.put(SHARED_KEYS.get(k), DeviceOps.zeros(dims, type, device));
-                continue;
-            }
-            Tensor buffer = root ? payload[k] : DeviceOps.zeros(new long[] {bytes}, ScalarType.Byte, device);
-            world.broadcast(buffer, 0);
-            if (!root) {
-                // (nbytes,) uint8 -> (numel,) of the sent dtype -> the sent shape.
-                received.put(SHARED_KEYS.get(k), buffer.view(type).reshape(dims));
-            }
-        }
-        // Rank 0 keeps the tensors it made (the same values); the others have exactly the shared keys.
-        return root ? embeds : received;
+        return RootBroadcast.fromRoot(world, device, SHARED_KEYS, "encode the prompt",
+                () -> rankZeroEmbeddings(request, guidance, picture));
     }
 
     /** The prompt embeddings and, for I2V without given image embeddings, SigLIP's embeddings of {@code picture}. */
@@ -541,45 +435,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         return embeds;
     }
 
-    /** A failure's message as UTF-8, at most 4 KiB (cut at a character boundary), for the other ranks' errors. */
-    private static byte[] failureReason(RuntimeException failure) {
-        String message = failure.getMessage() == null ? failure.toString() : failure.getMessage();
-        byte[] bytes = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        int max = 4096;
-        if (bytes.length <= max) {
-            return bytes;
-        }
-        int end = max;
-        while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
-            end--; // back to the first byte of the character that would be cut
-        }
-        return java.util.Arrays.copyOf(bytes, end);
-    }
-
-    /** {@code bytes} as a CPU uint8 (n,) tensor. */
-    private static Tensor hostBytes(byte[] bytes) {
-        Tensor t = torch.zeros(new long[] {bytes.length}, new TensorOptions(ScalarType.Byte));
-        if (bytes.length > 0) {
-            new BytePointer(t.data_ptr_byte()).put(bytes);
-        }
-        return t;
-    }
-
     private static List<String> sharedKeys() {
         Set<String> keys = new TreeSet<>(PROMPT_KEYS);
         keys.addAll(NEGATIVE_KEYS);
         keys.add(IMAGE_EMBEDS);
         return List.copyOf(keys);
-    }
-
-    /** The torch dtype with code {@code code} (ScalarType's value, the same on every rank's libtorch). */
-    private static ScalarType scalarType(long code) {
-        for (ScalarType t : ScalarType.values()) {
-            if (t.value == code) {
-                return t;
-            }
-        }
-        throw new DiffuseException("world rank 0 sent a prompt embedding of unknown dtype code " + code);
     }
 
     /**
