@@ -46,6 +46,7 @@ public final class Main {
         Map<String, String> props = new LinkedHashMap<>();
         props.put("io.diffuse.home", home.toString());
         props.put("io.diffuse.rank.command", String.join("\n", rankCommand()));
+        props.put("io.diffuse.jvm.start", jvmStart(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         try (EmbeddedFelix felix = EmbeddedFelix.start(home.resolve("bundles"), Files.isDirectory(deploy) ? deploy : null, props);
                 EmbeddedFelix.Cli cli = felix.awaitCli(timeout)) {
             NativePreload.await(preload);
@@ -73,6 +74,31 @@ public final class Main {
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
         return cmd;
+    }
+
+    /**
+     * What bin/diffuse chose for this JVM's start-up (`diffuse info` shows it): the JIT tiers and the class
+     * archive, from the JVM options (the last of a repeated option wins, as in HotSpot).
+     */
+    static String jvmStart(List<String> options) {
+        String tiers = "C1 and C2";
+        String archive = null;
+        boolean shareOff = false;
+        for (String option : options) {
+            if (option.startsWith("-XX:TieredStopAtLevel=")) {
+                tiers = option.endsWith("=1") || option.endsWith("=2") || option.endsWith("=3") ? "C1 only"
+                        : option.endsWith("=0") ? "interpreter only" : "C1 and C2";
+            } else if (option.startsWith("-XX:SharedArchiveFile=")) {
+                archive = option.substring("-XX:SharedArchiveFile=".length());
+            } else if (option.equals("-Xshare:off")) {
+                shareOff = true;
+            } else if (option.startsWith("-Xshare:")) {
+                shareOff = false;
+            }
+        }
+        String classes = shareOff ? "class sharing off" : archive == null ? "JDK class archive only"
+                : "class archive " + archive;
+        return tiers + ", " + classes;
     }
 
     static Path home() {

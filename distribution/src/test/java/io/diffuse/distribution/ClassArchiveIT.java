@@ -77,6 +77,9 @@ public class ClassArchiveIT {
         assertEquals(second.err(), 0, second.code());
         assertTrue("the launcher's classes come from the archive:\n" + tail(second.out()), second.out().contains(LAUNCHER_FROM_ARCHIVE));
         assertEquals("the second start reuses the archive", made, archives(cache));
+        Run info = run(cache, "", "info");
+        assertEquals(info.err(), 0, info.code());
+        assertTrue(info.out(), info.out().contains("jvm start  C1 only, class archive " + made.get(0)));
 
         // Rank JVMs get the launcher's JVM options, the archive among them.
         Run ranks = run(cache, "-Xlog:class+load", "comm-check", "--nproc", "2", "--size", "4096", "--iterations", "1");
@@ -120,6 +123,9 @@ public class ClassArchiveIT {
         assertEquals(r.err(), 0, r.code());
         assertEquals(List.of(), archives(cache));
         assertTrue(tail(r.out()), r.out().contains("io.diffuse.launcher.Main source: file:"));
+        Run info = run(cache, "-Xshare:off", "info");
+        assertTrue(info.out(), info.out().contains("jvm start  C1 only, class sharing off"));
+        assertEquals(List.of(), archives(cache));
     }
 
     private static String tail(String text) {

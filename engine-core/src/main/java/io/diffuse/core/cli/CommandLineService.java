@@ -83,6 +83,10 @@ public final class CommandLineService {
         if (home != null) {
             facts.put("home", home);
         }
+        String start = context.getProperty("io.diffuse.jvm.start");
+        if (start != null) {
+            facts.put("jvm start", start);
+        }
         String deploy = context.getProperty("felix.fileinstall.dir");
         if (deploy != null) {
             facts.put("deploy", deploy + " (hot-deployed bundles and .cfg files)");
