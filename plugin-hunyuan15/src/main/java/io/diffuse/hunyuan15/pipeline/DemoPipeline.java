@@ -65,16 +65,14 @@ public final class DemoPipeline {
         try {
             write(root, context);
             HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(root, context);
-            // Prompt text goes through the real encoder code: a tiny random Qwen2.5-VL text model and
-            // ByT5 encoder with a byte-level tokenizer, all made in code (no files to download).
-            // Only world rank 0 encodes prompts (generate broadcasts the embeddings), so only it builds them.
+            // Only world rank 0 encodes prompts and images (generate broadcasts the embeddings), so only it builds
+            // the encoders.
             if (context.rank() == 0) {
+                // Prompt text goes through the real encoder code: a tiny random Qwen2.5-VL text model and
+                // ByT5 encoder with a byte-level tokenizer, all made in code (no files to download).
                 pipeline.usePromptEncoder(TinyEncoders.promptEncoder(TEXT_EMBED_DIM, TEXT_EMBED_2_DIM, PROMPT_TOKENS,
                         GLYPH_TOKENS, context.dtype(), context.device()));
-            }
-            // Image-to-video: a tiny random SigLIP vision tower (image_embeds width IMAGE_EMBED_DIM), made in code
-            // too, also on rank 0 only.
-            if (context.rank() == 0) {
+                // Image-to-video: a tiny random SigLIP vision tower (image_embeds width IMAGE_EMBED_DIM), made in code too.
                 pipeline.useImageEncoder(SiglipImageEncoder.tinyRandom(IMAGE_EMBED_DIM, context.dtype(), context.device()));
             }
             return pipeline;

@@ -124,12 +124,12 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             EncoderOptions encoders = EncoderOptions.fromMap(context.configuration(CONFIGURATION));
             // World rank 0 alone encodes prompts and I2V images (generate broadcasts the embeddings), so only it
             // loads the encoders: the other ranks save their load time and memory (Qwen2.5-VL 7B is 15 GB in bf16).
-            boolean encodesPrompts = context.rank() == 0;
-            if (encodesPrompts && (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null)) {
+            boolean loadsEncoders = context.rank() == 0;
+            if (loadsEncoders && (Files.isDirectory(root.resolve("text_encoder")) || encoders.textEncoderTorchScript() != null)) {
                 pipeline.promptEncoder = HunyuanPromptEncoder.load(root, context.checkpoints(), encoders, context.dtype(),
                         context.device());
             }
-            if (encodesPrompts && (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null)) {
+            if (loadsEncoders && (Files.isDirectory(root.resolve("image_encoder")) || encoders.imageEncoderTorchScript() != null)) {
                 pipeline.imageEncoder = SiglipImageEncoder.load(root, context.checkpoints(), encoders.imageEncoderTorchScript(),
                         context.dtype(), context.device());
             }
@@ -140,7 +140,6 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         return pipeline;
     }
 
-    /** Encodes prompt text with {@code encoder} from now on (the pipeline closes it). */
     /** Whether this pipeline can encode prompt text (only world rank 0 loads the encoders). */
     boolean hasPromptEncoder() {
         return promptEncoder != null;
@@ -151,6 +150,7 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
         return imageEncoder != null;
     }
 
+    /** Encodes prompt text with {@code encoder} from now on (the pipeline closes it). */
     void usePromptEncoder(HunyuanPromptEncoder encoder) {
         if (promptEncoder != null) {
             promptEncoder.close();
@@ -402,20 +402,11 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
     }
 
     /**
-     * {@link #embeddings} as computed by world rank 0 alone, on every rank ({@link RootBroadcast}: a header
-     * of keys, dtypes and shapes, then each tensor's bytes, so every dtype a safetensors file or the
-     * encoders give arrives bit-identical; when rank 0 fails, every rank stops with its message). Only
-     * the keys the pipeline reads are shared; other tensors of a given embeddings file are read by no rank.
-     */
-    Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance, ProcessGroup world,
-            Device device) {
-        return sharedEmbeddings(request, guidance, null, world, device);
-    }
-
-    /**
-     * {@link #sharedEmbeddings(GenerationRequest, boolean, ProcessGroup, Device)} for an I2V request whose
-     * cropped input image is {@code picture} (null for T2V): rank 0 also encodes the image with SigLIP
-     * when the request brings no image embeddings, and the image embeddings travel with the others.
+     * {@link #rankZeroEmbeddings} as computed by world rank 0 alone, on every rank ({@link RootBroadcast}: a
+     * header of keys, dtypes and shapes, then each tensor's bytes, so every dtype a safetensors file or the
+     * encoders give arrives bit-identical; when rank 0 fails, every rank stops with its message). Only the
+     * keys the pipeline reads are shared; other tensors of a given embeddings file are read by no rank.
+     * {@code picture} is an I2V request's cropped input image (null for T2V).
      */
     Map<String, Tensor> sharedEmbeddings(GenerationRequest request, boolean guidance,
             HunyuanVideo15ImageProcessor.RgbImage picture, ProcessGroup world, Device device) {
