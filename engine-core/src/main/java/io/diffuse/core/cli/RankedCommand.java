@@ -68,6 +68,14 @@ public abstract class RankedCommand implements Callable<Integer> {
         return java.time.Duration.ZERO;
     }
 
+    /**
+     * Whether a graceful stop (Ctrl-C, SIGTERM) of a rank removes the outputs it is writing (the default:
+     * a run's outputs are all or nothing); a server's drain finishes them instead.
+     */
+    protected boolean abandonsOutputsOnStop() {
+        return true;
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -102,6 +110,9 @@ public abstract class RankedCommand implements Callable<Integer> {
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),
                     spec.commandLine().getErr(), launcherStopGrace(settings), launcherRestarts(settings),
                     launcherFaultGrace(settings));
+        }
+        if (abandonsOutputsOnStop()) {
+            io.diffuse.core.video.OutputTransaction.abandonOpenOnStop(); // now: a JVM that is stopping takes no hook
         }
         try (RankRuntime runtime = RankRuntime.join(settings, env.registry(), environ)) {
             try {

@@ -93,6 +93,11 @@ public final class ServeCommand extends RankedCommand {
     }
 
     @Override
+    protected boolean abandonsOutputsOnStop() {
+        return false; // on SIGTERM the drain finishes the running job, outputs included (ServeRank)
+    }
+
+    @Override
     protected int launcherRestarts(EngineSettings settings) {
         return serve.maxRestarts();
     }

@@ -85,6 +85,7 @@ public final class EmbeddedEngineFactory implements EngineFactory {
             this.loaded = service.plan(layers(Map.of()));
             io.diffuse.core.distributed.DeviceAvailability.require(loaded.settings().device());
             PluginConfigurationCheck.run(registry, loaded.settings());
+            io.diffuse.core.video.OutputTransaction.abandonOpenOnStop(); // as the commands do, at start
             this.runtime = RankRuntime.join(loaded.settings(), registry, spec.environment());
             GenerationService.Session s;
             try {

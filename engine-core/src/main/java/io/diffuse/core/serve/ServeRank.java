@@ -46,10 +46,15 @@ public final class ServeRank {
             if (server != null) {
                 server.beginDrain();
             }
+            boolean drained = false;
             try {
-                loopDone.await(wait.toMillis(), TimeUnit.MILLISECONDS);
+                drained = loopDone.await(wait.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+            if (!drained) {
+                // The job outlived the drain: leave none of its outputs half written.
+                io.diffuse.core.video.OutputTransaction.abandonOpen();
             }
             out.flush();
             err.flush();

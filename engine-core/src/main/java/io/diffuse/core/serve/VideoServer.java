@@ -57,6 +57,9 @@ final class VideoServer {
 
     enum State { loading, ready, draining, failed }
 
+    /** How long a drained stop waits for the HTTP answers under way before it closes the connections. */
+    private static final Duration ANSWERS_UNDER_WAY = Duration.ofSeconds(5);
+
     private final ServeSettings settings;
     private final String modelId;
     private final String family;
@@ -153,12 +156,13 @@ final class VideoServer {
         connector.setHost(settings.host());
         connector.setPort(settings.port());
         http.addConnector(connector);
-        http.setHandler(new Handler.Abstract() {
+        // Graceful: a drained stop lets the answers under way end (a sync client's MP4), see stopHttp.
+        http.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
                 return VideoServer.this.handle(request, response, callback);
             }
-        });
+        }));
         try {
             http.start();
         } catch (Exception e) {
@@ -193,6 +197,9 @@ final class VideoServer {
         janitor.shutdownNow();
         try {
             if (http != null) {
+                // Drained: the job's end has woken its sync client, whose MP4 may still be on its way out.
+                // A failed server stops at once (the ranks restart; nothing under way can still succeed).
+                http.setStopTimeout(state == State.draining ? ANSWERS_UNDER_WAY.toMillis() : 0);
                 http.stop();
             }
         } catch (Exception e) {
@@ -294,6 +301,10 @@ final class VideoServer {
             }
         } catch (RuntimeException | Error e) {
             String why = describeFault(e, pids);
+            if (!(e instanceof io.diffuse.api.dist.CollectiveException)) {
+                // Not a lost rank but rank 0's own code failing: the first line alone hides where and why.
+                LOG.error("{}: rank 0 failed running the job", job.id, e);
+            }
             fault(job, why);
         } finally {
             metrics.running(false);

@@ -14,16 +14,32 @@ import java.util.stream.Stream;
 /**
  * The outputs of one run, all or nothing: each output is first written complete under a hidden
  * staging name beside its target, and only when every one is complete are they renamed into place
- * ({@link #commit}). A run that fails, or a JVM stopped gracefully (Ctrl-C, SIGTERM) before or during
- * the commit, leaves no staging file and none of its outputs: a shutdown hook removes the staged files
- * and any output this run already renamed. A frame folder replaces the frames of an earlier run
- * ({@code frame-*.png} not written by this run are removed), so a shorter run leaves no stale frames.
+ * ({@link #commit}). A run that fails leaves no staging file and none of its outputs. So does a JVM
+ * stopped gracefully (Ctrl-C, SIGTERM) before or during the commit, once {@link #abandonOpenOnStop} has
+ * registered the shutdown hook that removes the staged files and any output a run already renamed. A
+ * frame folder replaces the frames of an earlier run ({@code frame-*.png} not written by this run are
+ * removed), so a shorter run leaves no stale frames.
  */
 public final class OutputTransaction implements AutoCloseable {
     private static final Set<OutputTransaction> OPEN = ConcurrentHashMap.newKeySet();
+    private static final java.util.concurrent.atomic.AtomicBoolean HOOKED = new java.util.concurrent.atomic.AtomicBoolean();
 
-    static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> OPEN.forEach(OutputTransaction::abandon), "diffuse-output-cleanup"));
+    /**
+     * Registers, once, the shutdown hook that abandons every open transaction when the JVM stops gracefully.
+     * A command calls it at start, before a stop can begin: the JVM refuses new hooks once it is stopping,
+     * and when this class registered its hook on first use, a server's first job after a SIGTERM failed
+     * with an ExceptionInInitializerError as it began to write (issue 19). A server does not call it: its
+     * drain finishes the running job's outputs, and calls {@link #abandonOpen} if it gives up waiting.
+     */
+    public static void abandonOpenOnStop() {
+        if (HOOKED.compareAndSet(false, true)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(OutputTransaction::abandonOpen, "diffuse-output-cleanup"));
+        }
+    }
+
+    /** Abandons every open transaction: removes what they staged and what they already moved into place. */
+    public static void abandonOpen() {
+        OPEN.forEach(OutputTransaction::abandon);
     }
 
     private record Staged(Path staging, Path target, boolean directory) {

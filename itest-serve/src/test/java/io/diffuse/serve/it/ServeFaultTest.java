@@ -214,6 +214,92 @@ class ServeFaultTest {
         }
     }
 
+    /**
+     * SIGTERM to the launcher of a fresh server while its first job runs: the drain finishes that job, the
+     * client waiting on {@code /v1/videos/sync} gets its MP4, and every process exits 0. The first job is
+     * where the classes of a job's end (writing the outputs) are first used, here while every JVM is
+     * already stopping; a class that registered a shutdown hook on first use failed the job then (issue 19).
+     */
+    @Test
+    void sigtermDuringTheFirstJobOfAFreshServerFinishesItAndExitsZero() throws Exception {
+        try (ServeProcess serve = new ServeProcess(tmp, Map.of())) {
+            serve.awaitReady(Duration.ofMinutes(3));
+            long[] ranks = {serve.rankPid(0), serve.rankPid(1)};
+            java.util.concurrent.CompletableFuture<HttpResponse<byte[]>> sync = serve.http.sendAsync(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(serve.base + "/v1/videos/sync"))
+                            .timeout(Duration.ofMinutes(3)).header("Content-Type", "application/json")
+                            .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(ServeProcess.JSON.writeValueAsBytes(
+                                    Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5, "num_inference_steps", 40,
+                                            "seed", 3)))).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            String id = awaitRunningJob(serve);
+            serve.launcher.toHandle().destroy(); // SIGTERM, as a supervisor sends it
+
+            HttpResponse<byte[]> video = sync.get(3, TimeUnit.MINUTES);
+            assertEquals(200, video.statusCode(), new String(video.body(), java.nio.charset.StandardCharsets.UTF_8)
+                    + "\n" + serve.output());
+            assertEquals(id, video.headers().firstValue("x-video-id").orElse(null));
+            assertArrayEquals("ftyp".getBytes(), java.util.Arrays.copyOfRange(video.body(), 4, 8), "not an MP4");
+            assertTrue(serve.launcher.waitFor(2, TimeUnit.MINUTES), "the server did not stop\n" + serve.output());
+            assertEquals(0, serve.launcher.exitValue(), serve.output());
+            assertTrue(serve.output().contains(id + " completed"), serve.output());
+            assertArrayEquals(Files.readAllBytes(tmp.resolve(id + ".mp4")), video.body(), "the kept video is another");
+            assertTrue(Files.readString(tmp.resolve("jobs").resolve(id + ".json")).contains("\"status\":\"completed\""));
+            for (long pid : ranks) {
+                assertTrue(ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true), "rank pid " + pid + " is still running");
+            }
+        }
+    }
+
+    /**
+     * The drain's deadline: a job longer than {@code drain-timeout} is stopped between denoising steps on
+     * every rank and fails {@code shutting_down}; a second SIGTERM, to the launcher and to each rank (as a
+     * process group or Kubernetes sends it), changes nothing; every process exits 0.
+     */
+    @Test
+    void aJobLongerThanTheDrainTimeoutIsStoppedBetweenStepsAndASecondSigtermChangesNothing() throws Exception {
+        try (ServeProcess serve = new ServeProcess(tmp, Map.of(), "-C", "diffuse.serve.drain-timeout=1s")) {
+            serve.awaitReady(Duration.ofMinutes(3));
+            long[] ranks = {serve.rankPid(0), serve.rankPid(1)};
+            // Far longer than 1 s on any CPU (about a minute here), so only the deadline ends it in time.
+            String id = (String) ServeProcess.json(serve.postJson("/v1/videos", Map.of("prompt", "a cat", "size", "128x128",
+                    "num_frames", 17, "num_inference_steps", 200, "seed", 1))).get("id");
+            awaitStep(serve, id, 2);
+            serve.launcher.toHandle().destroy(); // SIGTERM
+            Thread.sleep(200);
+            serve.launcher.toHandle().destroy(); // and again, now also to every rank
+            for (long pid : ranks) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+            }
+            assertTrue(serve.launcher.waitFor(2, TimeUnit.MINUTES), "the server did not stop\n" + serve.output());
+            assertEquals(0, serve.launcher.exitValue(), serve.output());
+            Map<?, ?> job = ServeProcess.JSON.readValue(tmp.resolve("jobs").resolve(id + ".json").toFile(), Map.class);
+            assertEquals("failed", job.get("status"), job + "\n" + serve.output());
+            Map<?, ?> error = (Map<?, ?>) job.get("error");
+            assertEquals("shutting_down", error.get("code"), job.toString());
+            assertTrue(String.valueOf(error.get("message")).matches(".*every rank stopped \\(interrupted after denoise step \\d+"
+                    + " of 200\\).*"), error.toString());
+            for (long pid : ranks) {
+                assertTrue(ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true), "rank pid " + pid + " is still running");
+            }
+        }
+    }
+
+    /** The id of the job running on the server, once it has done a denoising step. */
+    private static String awaitRunningJob(ServeProcess serve) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < deadline) {
+            for (Object o : (java.util.List<?>) ServeProcess.json(serve.get("/v1/videos")).get("data")) {
+                Map<?, ?> job = (Map<?, ?>) o;
+                if ("in_progress".equals(job.get("status")) && job.get("step") instanceof Number n && n.intValue() >= 1) {
+                    return (String) job.get("id");
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no job started\n" + serve.output());
+    }
+
     private static void awaitStep(ServeProcess serve, String id, int step) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
         while (((Number) ServeProcess.json(serve.get("/v1/videos/" + id)).get("step")).intValue() < step) {
