@@ -33,6 +33,9 @@ public final class ServeRank {
             CheckpointLoader checkpoints, Function<Map<String, Object>, GenerationPlan> planner, PrintWriter out,
             PrintWriter err) {
         boolean rank0 = runtime.rank() == 0;
+        // ImageIO's file cache for streams (an upload's input_reference) adds a shutdown hook on first use,
+        // which a JVM that is stopping refuses: an upload under way at a SIGTERM failed. Memory serves as well.
+        javax.imageio.ImageIO.setUseCache(false);
         String modelId = loaded.model().source().toString();
         RestartBudget restarts = RestartBudget.from(System.getenv());
         VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,

@@ -413,9 +413,11 @@ final class VideoServer {
     }
 
     private void failQueued(String code, String message) {
-        Job j;
-        while ((j = queue.poll()) != null) {
-            finishFailed(j, code, message);
+        synchronized (queue) { // with admit: no job is queued after this ran
+            Job j;
+            while ((j = queue.poll()) != null) {
+                finishFailed(j, code, message);
+            }
         }
     }
 
@@ -718,6 +720,12 @@ final class VideoServer {
                 : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
         synchronized (queue) {
+            if (state == State.draining) {
+                // SIGTERM came while the request was read: beginDrain has failed the queue (under this lock).
+                deleteInput(id);
+                metrics.rejected("not_ready");
+                throw new ApiError(503, "server_error", null, "not_ready", "the server is draining and takes no new jobs");
+            }
             if (queue.size() >= settings.maxQueue()) {
                 deleteInput(id);
                 metrics.rejected("queue_full");

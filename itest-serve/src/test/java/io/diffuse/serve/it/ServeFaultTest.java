@@ -252,24 +252,48 @@ class ServeFaultTest {
     }
 
     /**
-     * The drain's deadline: a job longer than {@code drain-timeout} is stopped between denoising steps on
-     * every rank and fails {@code shutting_down}; a second SIGTERM, to the launcher and to each rank (as a
-     * process group or Kubernetes sends it), changes nothing; every process exits 0.
+     * While a server drains: a request whose upload was under way at the SIGTERM is refused with 503 (not
+     * admitted into the drained queue, nor failed by reading its image: ImageIO's stream cache, first used
+     * then, adds a shutdown hook); a second SIGTERM, to the launcher and to each rank (as a process group or
+     * Kubernetes sends it), changes nothing; a job longer than {@code drain-timeout} is stopped between
+     * denoising steps on every rank and fails {@code shutting_down}; every process exits 0.
      */
     @Test
-    void aJobLongerThanTheDrainTimeoutIsStoppedBetweenStepsAndASecondSigtermChangesNothing() throws Exception {
-        try (ServeProcess serve = new ServeProcess(tmp, Map.of(), "-C", "diffuse.serve.drain-timeout=1s")) {
+    void whileDrainingAnUploadIsRefusedASecondSigtermChangesNothingAndTheDeadlineStopsTheJob() throws Exception {
+        try (ServeProcess serve = new ServeProcess(tmp, Map.of(), "-C", "diffuse.serve.drain-timeout=5s")) {
             serve.awaitReady(Duration.ofMinutes(3));
             long[] ranks = {serve.rankPid(0), serve.rankPid(1)};
-            // Far longer than 1 s on any CPU (about a minute here), so only the deadline ends it in time.
+            // Far longer than 5 s on any CPU (minutes here), so only the deadline ends it in time.
             String id = (String) ServeProcess.json(serve.postJson("/v1/videos", Map.of("prompt", "a cat", "size", "128x128",
                     "num_frames", 17, "num_inference_steps", 200, "seed", 1))).get("id");
             awaitStep(serve, id, 2);
-            serve.launcher.toHandle().destroy(); // SIGTERM
-            Thread.sleep(200);
-            serve.launcher.toHandle().destroy(); // and again, now also to every rank
-            for (long pid : ranks) {
-                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+            java.net.URI base = java.net.URI.create(serve.base);
+            try (java.net.Socket upload = new java.net.Socket(base.getHost(), base.getPort())) {
+                upload.setSoTimeout(60_000);
+                byte[] body = imageToVideoBody("----drain");
+                upload.getOutputStream().write(("POST /v1/videos HTTP/1.1\r\nHost: " + base.getAuthority() + "\r\n"
+                        + "Content-Type: multipart/form-data; boundary=----drain\r\nContent-Length: " + body.length
+                        + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                upload.getOutputStream().write(body, 0, body.length - 64);
+                upload.getOutputStream().flush();
+                Thread.sleep(1000); // the server took the request before the SIGTERM and reads its body
+
+                serve.launcher.toHandle().destroy(); // SIGTERM
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (serve.get("/ready").statusCode() != 503) {
+                    assertTrue(System.nanoTime() < deadline, "not draining\n" + serve.output());
+                    Thread.sleep(20);
+                }
+                serve.launcher.toHandle().destroy(); // and again, now also to every rank
+                for (long pid : ranks) {
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+                }
+
+                upload.getOutputStream().write(body, body.length - 64, 64);
+                upload.getOutputStream().flush();
+                String answer = new String(upload.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(answer.startsWith("HTTP/1.1 503"), answer + "\n" + serve.output());
+                assertTrue(answer.contains("draining"), answer);
             }
             assertTrue(serve.launcher.waitFor(2, TimeUnit.MINUTES), "the server did not stop\n" + serve.output());
             assertEquals(0, serve.launcher.exitValue(), serve.output());
@@ -279,10 +303,31 @@ class ServeFaultTest {
             assertEquals("shutting_down", error.get("code"), job.toString());
             assertTrue(String.valueOf(error.get("message")).matches(".*every rank stopped \\(interrupted after denoise step \\d+"
                     + " of 200\\).*"), error.toString());
+            try (java.util.stream.Stream<Path> files = Files.list(tmp.resolve("jobs"))) {
+                assertEquals(1, files.count(), "only the drained job has a record");
+            }
             for (long pid : ranks) {
                 assertTrue(ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true), "rank pid " + pid + " is still running");
             }
         }
+    }
+
+    /** multipart/form-data of a small image-to-video request with a 64x64 PNG as input_reference. */
+    private static byte[] imageToVideoBody(String boundary) throws java.io.IOException {
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(64, 64, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(image, "png", png);
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        for (Map.Entry<String, String> f : Map.of("prompt", "a dog", "size", "64x64", "num_frames", "5",
+                "num_inference_steps", "2").entrySet()) {
+            body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.getKey() + "\"\r\n\r\n"
+                    + f.getValue() + "\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"input_reference\"; filename=\"first.png\"\r\n"
+                + "Content-Type: image/png\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        body.write(png.toByteArray());
+        body.write(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return body.toByteArray();
     }
 
     /** The id of the job running on the server, once it has done a denoising step. */
