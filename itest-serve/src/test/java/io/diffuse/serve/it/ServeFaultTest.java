@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * 503; then the launcher restarts the ranks, the job that was queued runs, and new jobs complete (or,
  * with restarts off, the server exits non-zero and the queued job fails with the reason). That last
  * server has an API key, which without an admin key also guards /admin/defaults, whose overrides beat
- * the server's start flags.
+ * the server's start flags. SIGTERM drains: a fresh server's first job finishes; while draining, an upload
+ * under way is refused, a second SIGTERM changes nothing and drain-timeout stops a longer job.
  */
 class ServeFaultTest {
     private static final Map<String, Object> LONG_JOB = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5,
