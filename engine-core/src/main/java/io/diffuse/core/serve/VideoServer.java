@@ -720,11 +720,11 @@ final class VideoServer {
                 : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
         synchronized (queue) {
-            if (state == State.draining) {
-                // SIGTERM came while the request was read: beginDrain has failed the queue (under this lock).
+            if (state != State.ready && state != State.loading) {
+                // SIGTERM (or a rank failure) came while the request was read: the queue was failed under this lock.
                 deleteInput(id);
                 metrics.rejected("not_ready");
-                throw new ApiError(503, "server_error", null, "not_ready", "the server is draining and takes no new jobs");
+                throw new ApiError(503, "server_error", null, "not_ready", "the server is " + state + " and takes no new jobs");
             }
             if (queue.size() >= settings.maxQueue()) {
                 deleteInput(id);
