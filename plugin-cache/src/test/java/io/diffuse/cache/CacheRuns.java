@@ -10,7 +10,6 @@ import io.diffuse.api.dist.ProcessGroups;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.ParallelStrategy;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
@@ -26,7 +25,6 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -83,8 +81,8 @@ final class CacheRuns {
     static GenerationRequest request(Map<String, Tensor> c, int height, int width, int frames) {
         Map<String, Tensor> embeds = new HashMap<>(c);
         embeds.keySet().removeIf(k -> k.startsWith("latents"));
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, "", "", Optional.empty(), Optional.of(height), Optional.of(width),
-                frames, STEPS, CASES.getDouble("guidance"), Optional.empty(), CASES.getLong("seed"), embeds);
+        return GenerationRequest.builder().size(height, width).numFrames(frames).numInferenceSteps(STEPS)
+                .guidanceScale(CASES.getDouble("guidance")).seed(CASES.getLong("seed")).promptEmbeds(embeds).build();
     }
 
     /** Runs the tiny pipeline with the cache settings {@code cache} ("policy" names an installed policy). */

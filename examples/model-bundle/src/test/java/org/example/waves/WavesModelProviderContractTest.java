@@ -2,13 +2,10 @@ package org.example.waves;
 
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.ModelProvider;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.contract.ModelProviderContract;
-import java.util.Map;
-import java.util.Optional;
 
 /** A plugin author's test: subclass the engine-testkit contract, say how to build and call the provider. */
 class WavesModelProviderContractTest extends ModelProviderContract {
@@ -26,7 +23,7 @@ class WavesModelProviderContractTest extends ModelProviderContract {
 
     @Override
     protected GenerationRequest smallRequest(long seed) {
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, "waves", "", Optional.empty(), Optional.of(32), Optional.of(48), 5, 3, 1.0,
-                Optional.empty(), seed, Map.of());
+        return GenerationRequest.builder().prompt("waves").size(32, 48).numFrames(5).numInferenceSteps(3).guidanceScale(1.0)
+                .seed(seed).build();
     }
 }

@@ -2,7 +2,6 @@ package io.diffuse.hunyuan15.contract;
 
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.ModelProvider;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.RuntimeContext;
 import io.diffuse.api.vae.TilingSettings;
@@ -10,8 +9,6 @@ import io.diffuse.core.local.LocalVaeExecutor;
 import io.diffuse.hunyuan15.HunyuanVideo15ModelProvider;
 import io.diffuse.testkit.SingleRankContext;
 import io.diffuse.testkit.contract.ModelProviderContract;
-import java.util.Map;
-import java.util.Optional;
 
 /** The hunyuanvideo-1.5 family (its built-in demo) against the model provider contract. */
 class HunyuanVideo15ModelProviderContractTest extends ModelProviderContract {
@@ -29,7 +26,7 @@ class HunyuanVideo15ModelProviderContractTest extends ModelProviderContract {
 
     @Override
     protected GenerationRequest smallRequest(long seed) {
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, "a fox", "", Optional.empty(), Optional.of(32), Optional.of(32), 5, 2, 1.0,
-                Optional.empty(), seed, Map.of());
+        return GenerationRequest.builder().prompt("a fox").size(32, 32).numFrames(5).numInferenceSteps(2).guidanceScale(1.0).seed(seed)
+                .build();
     }
 }

@@ -17,7 +17,6 @@ import io.diffuse.testkit.SingleRankContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.AfterAll;
@@ -103,16 +102,15 @@ class HunyuanVideo15PipelineGoldenTest {
             GenerationRequest none = withEmbeds(PipelineFixtures.t2v(c), Map.of());
             message = assertThrows(DiffuseException.class, () -> pipeline.generate(none, CTX, ProgressListener.NONE)).getMessage();
             assertTrue(message.contains("--prompt-embeds"), message);
-            GenerationRequest badFrames = new GenerationRequest(none.task(), "", "", Optional.empty(), Optional.of(64),
-                    Optional.of(64), 6, 2, 6.0, Optional.empty(), 1, PipelineFixtures.t2v(c).promptEmbeds());
+            GenerationRequest badFrames = GenerationRequest.builder().size(64, 64).numFrames(6).numInferenceSteps(2)
+                    .guidanceScale(6.0).seed(1).promptEmbeds(PipelineFixtures.t2v(c).promptEmbeds()).build();
             message = assertThrows(DiffuseException.class, () -> pipeline.generate(badFrames, CTX, ProgressListener.NONE)).getMessage();
             assertTrue(message.contains("--num-frames"), message);
         }
     }
 
     private static GenerationRequest withEmbeds(GenerationRequest r, Map<String, Tensor> embeds) {
-        return new GenerationRequest(r.task(), r.prompt(), r.negativePrompt(), r.image(), r.height(), r.width(), r.numFrames(),
-                r.numInferenceSteps(), r.guidanceScale(), r.flowShift(), r.seed(), embeds);
+        return r.toBuilder().promptEmbeds(embeds).build();
     }
 
     static ProgressListener recorder(List<String> events) {

@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -34,8 +33,7 @@ class InputImageBroadcastTest {
 
     private static GenerationRequest request(Map<String, Tensor> fixture, Path image) {
         GenerationRequest r = PipelineFixtures.i2v(fixture, 6.0, 7);
-        return new GenerationRequest(r.task(), r.prompt(), r.negativePrompt(), Optional.of(image), r.height(), r.width(),
-                r.numFrames(), r.numInferenceSteps(), r.guidanceScale(), r.flowShift(), r.seed(), r.promptEmbeds());
+        return r.toBuilder().image(image).build();
     }
 
     /** Runs the I2V fixture on 2 ranks, rank r reading {@code images.get(r)}; each rank's latent error or its error message. */

@@ -7,7 +7,6 @@ import io.diffuse.api.checkpoint.Checkpoint;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.api.vae.VaeExecutor;
@@ -26,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -134,14 +132,14 @@ class MetaDeviceTest {
     void demoGeneratesTextAndImageToVideoOnMeta() {
         SingleRankContext ctx = meta(new TiledVaeExecutor(), new TilingSettings(true, 64, 0.25));
         try (PointerScope scope = new PointerScope(); HunyuanVideo15Pipeline demo = DemoPipeline.create(ctx)) {
-            GenerationResult t2v = demo.generate(new GenerationRequest(Task.TEXT_TO_VIDEO, "a fox", "", Optional.empty(),
-                    Optional.of(128), Optional.of(128), 5, 2, 6.0, Optional.empty(), 1, Map.of()), ctx, ProgressListener.NONE);
+            GenerationResult t2v = demo.generate(GenerationRequest.builder().prompt("a fox").size(128, 128).numFrames(5)
+                    .numInferenceSteps(2).guidanceScale(6.0).seed(1).build(), ctx, ProgressListener.NONE);
             assertMeta(t2v.latents(), 1, 4, 2, 8, 8);
             assertMeta(t2v.video(), 1, 3, 5, 128, 128);
             // 64 x 64 image at the demo's target size 128: the square 128 x 128 bucket.
-            GenerationResult i2v = demo.generate(new GenerationRequest(Task.IMAGE_TO_VIDEO, "a fox", "", Optional.of(
-                    PipelineFixtures.root().resolve("image.png")), Optional.empty(), Optional.empty(), 5, 2, 1.0,
-                    Optional.empty(), 1, Map.of()), ctx, ProgressListener.NONE);
+            GenerationResult i2v = demo.generate(GenerationRequest.builder().prompt("a fox")
+                    .image(PipelineFixtures.root().resolve("image.png")).numFrames(5).numInferenceSteps(2).guidanceScale(1.0).seed(1)
+                    .build(), ctx, ProgressListener.NONE);
             assertMeta(i2v.video(), 1, 3, 5, 128, 128);
         }
     }
@@ -157,9 +155,9 @@ class MetaDeviceTest {
             copyTree(encoders.resolve(folder), tmp.resolve(folder));
         }
         try (PointerScope scope = new PointerScope(); HunyuanVideo15Pipeline pipeline = HunyuanVideo15Pipeline.load(tmp, ctx)) {
-            GenerationResult i2v = pipeline.generate(new GenerationRequest(Task.IMAGE_TO_VIDEO, "a sign that says \"hi\"", "",
-                    Optional.of(PipelineFixtures.root().resolve("image.png")), Optional.empty(), Optional.empty(), 5, 2, 6.0,
-                    Optional.empty(), 3, Map.of()), ctx, ProgressListener.NONE);
+            GenerationResult i2v = pipeline.generate(GenerationRequest.builder().prompt("a sign that says \"hi\"")
+                    .image(PipelineFixtures.root().resolve("image.png")).numFrames(5).numInferenceSteps(2).guidanceScale(6.0).seed(3)
+                    .build(), ctx, ProgressListener.NONE);
             assertMeta(i2v.latents(), 1, 4, 2, 8, 8);
             assertMeta(i2v.video(), 1, 3, 5, 128, 128);
         }

@@ -8,7 +8,6 @@ import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.runtime.ModelContext;
 import io.diffuse.api.vae.TilingSettings;
@@ -20,7 +19,6 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -98,9 +96,8 @@ class NativeEncodersPipelineTest {
             assertArrayEquals(new long[] {1, 3, 5, 32, 32}, cat.video().sizes().vec().get());
             assertTrue(cat.video().isfinite().all().item().toBool());
             assertTrue(PipelineFixtures.maxAbsDiff(cat.latents(), dog.latents()) > 1e-4, "the prompt reaches the transformer");
-            GenerationRequest i2v = new GenerationRequest(Task.IMAGE_TO_VIDEO, "a cat", "", Optional.of(
-                    PipelineFixtures.root().resolve("image.png")), Optional.empty(), Optional.empty(), 5, 2, 6.0,
-                    Optional.empty(), 3, Map.of());
+            GenerationRequest i2v = GenerationRequest.builder().prompt("a cat").image(PipelineFixtures.root().resolve("image.png"))
+                    .numFrames(5).numInferenceSteps(2).guidanceScale(6.0).seed(3).build();
             GenerationResult moving = pipeline.generate(i2v, ctx, ProgressListener.NONE);
             // 64x64 image at the demo's target size 128 -> the square bucket 128x128.
             assertArrayEquals(new long[] {1, 3, 5, 128, 128}, moving.video().sizes().vec().get());
@@ -109,8 +106,8 @@ class NativeEncodersPipelineTest {
     }
 
     private static GenerationRequest t2v(String prompt) {
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, prompt, "", Optional.empty(), Optional.of(32), Optional.of(32), 5, 2,
-                6.0, Optional.empty(), 5, Map.of());
+        return GenerationRequest.builder().prompt(prompt).size(32, 32).numFrames(5).numInferenceSteps(2).guidanceScale(6.0).seed(5)
+                .build();
     }
 
     private static void copyTree(Path from, Path to) throws IOException {

@@ -2,12 +2,10 @@ package io.diffuse.hunyuan15.pipeline;
 
 import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationRequest;
-import io.diffuse.api.model.Task;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -37,14 +35,14 @@ public final class PipelineFixtures {
 
     /** The T2V request of t2v_cfg: guidance 6, seed 42. */
     public static GenerationRequest t2v(Map<String, Tensor> c) {
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, "", "", Optional.empty(), Optional.of(SIZE), Optional.of(SIZE),
-                FRAMES, STEPS, 6.0, Optional.empty(), 42, embeds(c));
+        return GenerationRequest.builder().size(SIZE, SIZE).numFrames(FRAMES).numInferenceSteps(STEPS).guidanceScale(6.0).seed(42)
+                .promptEmbeds(embeds(c)).build();
     }
 
     /** The I2V request of i2v_cfg (guidance 6, seed 7) or i2v_meanflow (guidance 1, seed 3), from image.png. */
     public static GenerationRequest i2v(Map<String, Tensor> c, double guidance, long seed) {
-        return new GenerationRequest(Task.IMAGE_TO_VIDEO, "", "", Optional.of(root().resolve("image.png")), Optional.empty(),
-                Optional.empty(), FRAMES, STEPS, guidance, Optional.empty(), seed, embeds(c));
+        return GenerationRequest.builder().image(root().resolve("image.png")).numFrames(FRAMES).numInferenceSteps(STEPS)
+                .guidanceScale(guidance).seed(seed).promptEmbeds(embeds(c)).build();
     }
 
     private static Map<String, Tensor> embeds(Map<String, Tensor> c) {

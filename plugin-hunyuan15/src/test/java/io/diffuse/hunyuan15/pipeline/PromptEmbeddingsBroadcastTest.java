@@ -7,7 +7,6 @@ import io.diffuse.api.DiffuseException;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
@@ -19,7 +18,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -55,8 +53,8 @@ class PromptEmbeddingsBroadcastTest {
 
     /** Guidance 6 (both branches), 32x32, 5 frames, 2 steps of the demo model. */
     private static GenerationRequest demoText(String prompt) {
-        return new GenerationRequest(Task.TEXT_TO_VIDEO, prompt, "blurry", Optional.empty(), Optional.of(32), Optional.of(32),
-                5, 2, 6.0, Optional.empty(), 5, Map.of());
+        return GenerationRequest.builder().prompt(prompt).negativePrompt("blurry").size(32, 32).numFrames(5).numInferenceSteps(2)
+                .guidanceScale(6.0).seed(5).build();
     }
 
     /** The demo model with no prompt encoder: the same transformer and VAE (same seed), nothing to encode text with. */
@@ -107,9 +105,9 @@ class PromptEmbeddingsBroadcastTest {
      */
     @Test
     void onlyRankZeroEncodesTheInputImage() {
-        GenerationRequest request = new GenerationRequest(Task.IMAGE_TO_VIDEO, "a cat", "blurry", Optional.of(
-                PipelineFixtures.root().resolve("image.png")), Optional.empty(), Optional.empty(), 5, 2, 6.0,
-                Optional.empty(), 3, Map.of());
+        GenerationRequest request = GenerationRequest.builder().prompt("a cat").negativePrompt("blurry")
+                .image(PipelineFixtures.root().resolve("image.png")).numFrames(5).numInferenceSteps(2).guidanceScale(6.0).seed(3)
+                .build();
         assertEquals(List.of("identical", "identical"), encodersOnRankZeroOnly(request));
     }
 
@@ -244,7 +242,6 @@ class PromptEmbeddingsBroadcastTest {
     }
 
     private static GenerationRequest withEmbeds(GenerationRequest r, Map<String, Tensor> embeds) {
-        return new GenerationRequest(r.task(), r.prompt(), r.negativePrompt(), r.image(), r.height(), r.width(), r.numFrames(),
-                r.numInferenceSteps(), r.guidanceScale(), r.flowShift(), r.seed(), embeds);
+        return r.toBuilder().promptEmbeds(embeds).build();
     }
 }

@@ -6,7 +6,6 @@ import io.diffuse.api.checkpoint.CheckpointLoader;
 import io.diffuse.api.model.GenerationRequest;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
-import io.diffuse.api.model.Task;
 import io.diffuse.api.parallel.ParallelPlan;
 import io.diffuse.api.runtime.DType;
 import io.diffuse.api.vae.TilingSettings;
@@ -21,7 +20,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
@@ -62,8 +60,8 @@ class ParallelPipelineParityTest {
             reference = reference.mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new ScalarOptional(new Scalar(0.0)),
                     new ScalarOptional(new Scalar(1.0)));
         }
-        GenerationRequest request = new GenerationRequest(Task.TEXT_TO_VIDEO, "", "", Optional.empty(), Optional.of(64),
-                Optional.of(64), 5, 3, 6.0, Optional.empty(), 42, embeds(c));
+        GenerationRequest request = GenerationRequest.builder().size(64, 64).numFrames(5).numInferenceSteps(3).guidanceScale(6.0)
+                .seed(42).promptEmbeds(embeds(c)).build();
         Tensor expectedVideo = reference;
         List<RankOutcome> outcomes = run(request, tiles, c.get("latents"), expectedVideo);
         check(outcomes);
@@ -73,9 +71,8 @@ class ParallelPipelineParityTest {
     void imageToVideoWithCfgParallelUlyssesAndPatchParallelVae() {
         CheckpointLoader loader = new DiffusersCheckpointLoader();
         Map<String, Tensor> c = loader.readTensors(FIXTURES.resolve("i2v_cfg.safetensors"));
-        GenerationRequest request = new GenerationRequest(Task.IMAGE_TO_VIDEO, "", "",
-                Optional.of(FIXTURES.resolve("image.png")), Optional.empty(), Optional.empty(), 5, 3, 6.0, Optional.empty(), 7,
-                embeds(c));
+        GenerationRequest request = GenerationRequest.builder().image(FIXTURES.resolve("image.png")).numFrames(5)
+                .numInferenceSteps(3).guidanceScale(6.0).seed(7).promptEmbeds(embeds(c)).build();
         check(run(request, new TilingSettings(true, 64, 0.25), c.get("latents"), c.get("video")));
     }
 
