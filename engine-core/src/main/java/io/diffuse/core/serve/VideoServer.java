@@ -298,7 +298,11 @@ final class VideoServer {
                 }
                 metrics.completed();
                 LOG.info("{} completed", job.id);
-                janitor.execute(this::expire); // the disk budget, with this job's files counted
+                try {
+                    janitor.execute(this::expire); // the disk budget, with this job's files counted
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                    LOG.debug("not checking the disk budget: the server is stopping");
+                }
             }
         } catch (RuntimeException | Error e) {
             String why = describeFault(e, pids);
