@@ -105,11 +105,16 @@ final class AdminDefaults {
                 return;
             }
             Path staging = file.resolveSibling("." + file.getFileName() + ".tmp");
-            Files.write(staging, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(next)));
-            Files.move(staging, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.write(staging, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new TreeMap<>(next)));
+                Files.move(staging, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                OutputFolder.delete(staging); // a full disk leaves no empty staging file
+                throw e;
+            }
         } catch (IOException e) {
-            throw new ApiError(500, "server_error", null, "not_saved", "cannot save the admin defaults to " + file + " ("
-                    + e.getMessage() + "); nothing changed");
+            LOG.warn("cannot save the admin defaults to {}: {}", file, e.toString());
+            throw OutputFolder.fault("the admin defaults are not saved and nothing changed", e);
         }
     }
 

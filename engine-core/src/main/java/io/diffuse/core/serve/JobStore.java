@@ -40,9 +40,23 @@ final class JobStore {
      */
     synchronized void save(Job job) {
         try {
-            Files.createDirectories(dir);
-            Path target = dir.resolve(job.id + ".json");
-            Path temp = dir.resolve("." + job.id + ".json.tmp");
+            write(job);
+        } catch (IOException e) {
+            // The job still runs; only its survival of a restart is at stake.
+            LOG.warn("{}: cannot save its record under {}: {}", job.id, dir, e.toString());
+        }
+    }
+
+    /** The first record of an admitted job: a job whose record cannot be written is not admitted (it would not survive a restart). */
+    synchronized void create(Job job) throws IOException {
+        write(job);
+    }
+
+    private void write(Job job) throws IOException {
+        Files.createDirectories(dir);
+        Path target = dir.resolve(job.id + ".json");
+        Path temp = dir.resolve("." + job.id + ".json.tmp");
+        try {
             Files.write(temp, JSON.writeValueAsBytes(job.record()));
             try {
                 Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -50,17 +64,17 @@ final class JobStore {
                 Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
-            // The job still runs; only its survival of a restart is at stake.
-            LOG.warn("{}: cannot save its record under {}: {}", job.id, dir, e.toString());
+            try {
+                Files.deleteIfExists(temp); // a full disk leaves no empty temporary record
+            } catch (IOException notRemoved) {
+                e.addSuppressed(notRemoved);
+            }
+            throw e;
         }
     }
 
-    synchronized void delete(String id) {
-        try {
-            Files.deleteIfExists(dir.resolve(id + ".json"));
-        } catch (IOException e) {
-            LOG.debug("{}", e.toString());
-        }
+    synchronized void delete(String id) throws IOException {
+        Files.deleteIfExists(dir.resolve(id + ".json"));
     }
 
     /** Every saved job, oldest admission first; unreadable records are reported and skipped. */

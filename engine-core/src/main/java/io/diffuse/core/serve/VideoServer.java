@@ -14,8 +14,10 @@ import io.diffuse.core.generate.GenerationPlan;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -75,6 +77,8 @@ final class VideoServer {
     private final AdminDefaults admin;
     private final ScheduledExecutorService janitor;
     private final JobStore store;
+    /** The output folder as storage: staged uploads, what a job owns, the disk budget's count. */
+    private final OutputFolder output;
     private final RestartBudget restarts;
     /** What each rank last reported (installed plugins, memory); null until it reported. */
     private volatile RankInventory[] inventories;
@@ -95,6 +99,7 @@ final class VideoServer {
         this.planner = planner;
         this.restarts = restarts;
         this.store = new JobStore(settings.outputDir());
+        this.output = new OutputFolder(settings.outputDir(), store.folder());
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.deviceBytes = new long[worldSize];
@@ -123,7 +128,9 @@ final class VideoServer {
      * when the server went down fails with that reason.
      */
     private void restoreJobs() {
-        for (Map<String, Object> record : store.load()) {
+        List<Map<String, Object>> records = store.load();
+        output.sweep(records.stream().map(r -> String.valueOf(r.get("id"))).collect(java.util.stream.Collectors.toSet()));
+        for (Map<String, Object> record : records) {
             Job job;
             try {
                 job = Job.restore(record, settings.outputDir());
@@ -298,6 +305,11 @@ final class VideoServer {
                 }
                 metrics.completed();
                 LOG.info("{} completed", job.id);
+                try {
+                    janitor.execute(this::expire); // the disk budget, with this job's files counted
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                    LOG.debug("not checking the disk budget: the server is stopping");
+                }
             }
         } catch (RuntimeException | Error e) {
             String why = describeFault(e, pids);
@@ -495,7 +507,7 @@ final class VideoServer {
         }
     }
 
-    /** Deletes finished jobs past their expiry, then the oldest files beyond the disk budget. */
+    /** Deletes finished jobs past their expiry, then the oldest finished jobs while the output folder is over the disk budget. */
     void expire() {
         long now = System.currentTimeMillis() / 1000;
         List<Job> finished = new ArrayList<>();
@@ -507,61 +519,53 @@ final class VideoServer {
                 }
             }
         }
-        long bytes = 0;
         for (Job j : finished) {
             if (j.expiresAt() <= now) {
                 remove(j);
-            } else {
-                bytes += sizeOf(j.mp4);
             }
         }
+        if (settings.diskBudget() <= 0) {
+            return;
+        }
+        long bytes = output.bytes(); // everything under the folder, not only the videos
         for (Job j : finished) {
-            if (settings.diskBudget() <= 0 || bytes <= settings.diskBudget()) {
+            if (bytes <= settings.diskBudget()) {
                 break;
             }
             if (jobs.containsKey(j.id)) {
-                bytes -= sizeOf(j.mp4);
-                remove(j);
-            }
-        }
-    }
-
-    private static long sizeOf(Path p) {
-        try {
-            return Files.exists(p) ? Files.size(p) : 0;
-        } catch (IOException e) {
-            return 0;
-        }
-    }
-
-    private void remove(Job j) {
-        jobs.remove(j.id);
-        store.delete(j.id);
-        synchronized (order) {
-            order.remove(j.id);
-        }
-        try {
-            Files.deleteIfExists(j.mp4);
-            Files.deleteIfExists(tensorsOf(j));
-            try (var inputs = Files.newDirectoryStream(settings.outputDir(), j.id + "-input.*")) {
-                for (Path p : inputs) {
-                    Files.deleteIfExists(p);
+                long size = OutputFolder.sizeOf(output.filesOf(j.id));
+                if (remove(j) == null) {
+                    bytes -= size;
+                    LOG.info("{} deleted: the output folder is over diffuse.serve.disk-budget ({} bytes)", j.id,
+                            settings.diskBudget());
                 }
             }
-        } catch (IOException e) {
-            LOG.debug("deleting {}: {}", j.id, e.toString());
         }
     }
 
-    private Path tensorsOf(Job j) {
-        return settings.outputDir().resolve(j.id + ".safetensors");
+    /**
+     * Deletes a finished job with its files; a job whose files or record cannot be deleted stays as it is
+     * (listed, and back after a restart), so that what the server says matches what is on disk.
+     *
+     * @return null when deleted, else why not
+     */
+    private String remove(Job j) {
+        String notDeleted = output.deleteJob(j.id, store);
+        if (notDeleted == null) {
+            jobs.remove(j.id);
+            synchronized (order) {
+                order.remove(j.id);
+            }
+        }
+        return notDeleted;
     }
 
     // ------------------------------------------------------------------ HTTP
 
     private boolean handle(Request request, Response response, Callback callback) {
         String path = Request.getPathInContext(request);
-        String method = request.getMethod();
+        // HEAD is GET without the body (Jetty sends the headers only).
+        String method = request.getMethod().equals("HEAD") ? "GET" : request.getMethod();
         try {
             if (path.equals("/") && method.equals("GET")) {
                 return send(response, callback, 200, "text/html; charset=utf-8", playground());
@@ -575,7 +579,12 @@ final class VideoServer {
                 if (failure != null) {
                     body.put("error", failure);
                 }
-                return json(response, callback, state == State.ready ? 200 : 503, body);
+                ApiError storage = state == State.ready ? output.problem() : null;
+                if (storage != null) {
+                    body.put("status", storage.code); // ready to run, but no new job could be saved
+                    body.put("error", storage.getMessage());
+                }
+                return json(response, callback, state == State.ready && storage == null ? 200 : 503, body);
             }
             if (path.equals("/admin/defaults")) {
                 return adminDefaults(request, method, response, callback);
@@ -680,8 +689,17 @@ final class VideoServer {
             throw new ApiError(503, "server_error", null, "not_ready", "the server is " + state + " and takes no new jobs"
                     + (failure == null ? "" : ": " + failure));
         }
+        // A server fault, not the request's: checked first, so that a full or read-only folder is never a 400.
+        output.requireWritable("the job is not queued");
         String id = Job.newId();
-        Map<String, Object> fields = readFields(request, id);
+        try (OutputFolder.Upload upload = output.upload(id)) {
+            return admit(request, id, upload);
+        }
+    }
+
+    /** {@link #admit(Request)} with the request's upload, which it keeps only for a job it queues. */
+    private Job admit(Request request, String id, OutputFolder.Upload upload) {
+        Map<String, Object> fields = readFields(request, upload);
         VideoRequests.Parsed parsed;
         GenerationPlan plan;
         Map<String, Object> flags;
@@ -709,7 +727,6 @@ final class VideoServer {
                 throw ApiError.invalid("parallel", lacking);
             }
         } catch (ApiError e) {
-            deleteInput(id);
             metrics.rejected("invalid_request");
             throw e;
         }
@@ -718,6 +735,9 @@ final class VideoServer {
                         ? plan.generate().width().get() + "x" + plan.generate().height().get() : "";
         String seconds = parsed.seconds() != null ? parsed.seconds()
                 : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
+        if (upload.target() != null) {
+            flags.put("diffuse.generate.image", upload.target().toString()); // where commit() puts it
+        }
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
         synchronized (queue) {
             if (state != State.ready && state != State.loading) {
@@ -727,34 +747,30 @@ final class VideoServer {
                 throw new ApiError(503, "server_error", null, "not_ready", "the server is " + state + " and takes no new jobs");
             }
             if (queue.size() >= settings.maxQueue()) {
-                deleteInput(id);
                 metrics.rejected("queue_full");
                 throw new ApiError(429, "rate_limit_error", null, "queue_full", "the queue is full (" + settings.maxQueue()
                         + " jobs waiting, diffuse.serve.max-queue); retry later");
             }
+            upload.commit();
+            try {
+                store.create(job); // before the scheduler can take it
+            } catch (IOException e) {
+                LOG.warn("{} not queued: cannot save its record under {}: {}", id, store.folder(), e.toString());
+                throw OutputFolder.fault("the job is not queued, as its record cannot be saved", e);
+            }
+            upload.keep();
             jobs.put(id, job);
             synchronized (order) {
                 order.add(id);
             }
-            store.save(job); // before the scheduler can take it
             queue.add(job);
         }
         LOG.info("{} queued", id);
         return job;
     }
 
-    private void deleteInput(String id) {
-        try (var inputs = Files.newDirectoryStream(settings.outputDir(), id + "-input.*")) {
-            for (Path p : inputs) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            LOG.debug("{}", e.toString());
-        }
-    }
-
     /** The request's fields from JSON or multipart/form-data (an input_reference file is saved under the output folder). */
-    private Map<String, Object> readFields(Request request, String id) {
+    private Map<String, Object> readFields(Request request, OutputFolder.Upload upload) {
         long declared = request.getLength();
         if (declared > settings.maxBodyBytes()) {
             throw new ApiError(413, "invalid_request_error", null, "body_too_large", "the body has " + declared
@@ -762,7 +778,7 @@ final class VideoServer {
         }
         String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
-            return readMultipart(request, type, id);
+            return readMultipart(request, type, upload);
         }
         byte[] body = readBody(request);
         try {
@@ -785,7 +801,7 @@ final class VideoServer {
         }
     }
 
-    private Map<String, Object> readMultipart(Request request, String type, String id) {
+    private Map<String, Object> readMultipart(Request request, String type, OutputFolder.Upload upload) {
         MultiPartConfig config = new MultiPartConfig.Builder().location(settings.outputDir()).maxSize(settings.maxBodyBytes())
                 .maxPartSize(settings.maxBodyBytes()).maxMemoryPartSize(settings.maxBodyBytes()).maxParts(64).build();
         Map<String, Object> fields = new LinkedHashMap<>();
@@ -796,7 +812,7 @@ final class VideoServer {
                     continue;
                 }
                 if (name.equals("input_reference")) {
-                    fields.put(name, saveImage(part, id));
+                    fields.put(name, saveImage(part, upload));
                 } else if (name.startsWith("parallel[") || name.startsWith("parallel.")) {
                     // form encodings of the parallel object: parallel[ulysses]=2 or parallel.ulysses=2
                     String key = name.substring("parallel".length() + 1).replace("]", "");
@@ -823,14 +839,19 @@ final class VideoServer {
         return fields;
     }
 
-    private Path saveImage(MultiPart.Part part, String id) {
+    private Path saveImage(MultiPart.Part part, OutputFolder.Upload upload) {
         String file = part.getFileName() == null ? "" : part.getFileName().toLowerCase(java.util.Locale.ROOT);
         String ext = file.endsWith(".jpg") || file.endsWith(".jpeg") ? "jpg" : file.endsWith(".webp") ? "webp" : "png";
-        Path target = settings.outputDir().resolve(id + "-input." + ext);
+        Path staged = upload.staging(ext);
         try {
-            part.writeTo(target);
+            part.writeTo(staged);
+        } catch (IOException e) {
+            LOG.warn("cannot stage an upload as {}: {}", staged, e.toString());
+            throw OutputFolder.fault("input_reference is not kept", e);
+        }
+        try {
             java.awt.image.BufferedImage image;
-            try (InputStream in = Files.newInputStream(target)) {
+            try (InputStream in = Files.newInputStream(staged)) {
                 image = javax.imageio.ImageIO.read(in);
             }
             if (image == null) {
@@ -841,7 +862,7 @@ final class VideoServer {
                 throw ApiError.invalid("input_reference", "input_reference has " + pixels + " pixels; at most "
                         + settings.maxImagePixels() + " (diffuse.serve.max-image-pixels)");
             }
-            return target;
+            return staged; // planned with; the job reads it from upload.target() once admitted
         } catch (IOException e) {
             throw ApiError.invalid("input_reference", "cannot read input_reference: " + e.getMessage());
         }
@@ -875,10 +896,14 @@ final class VideoServer {
                     + (job.status() == Job.Status.failed ? " and has no content" : "; content is available once status is completed"));
         }
         byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(job.mp4);
+        try (var in = OutputFolder.openServerFile(job.mp4)) {
+            bytes = Channels.newInputStream(in).readAllBytes();
+        } catch (NoSuchFileException e) {
+            throw ApiError.notFound(job.id + ": its video file is gone from the server's output folder");
         } catch (IOException e) {
-            throw ApiError.notFound(job.id + ": its file is gone (" + e.getMessage() + ")");
+            // A link or another file put in its place: served is only the file the server wrote.
+            LOG.warn("{}: not serving {}: {}", job.id, job.mp4, e.toString());
+            throw ApiError.notFound(job.id + ": its video file is gone (the server's file was replaced)");
         }
         response.getHeaders().put(HttpHeader.CONTENT_DISPOSITION, "inline; filename=\"" + job.id + ".mp4\"");
         return send(response, callback, 200, "video/mp4", bytes);
@@ -886,7 +911,11 @@ final class VideoServer {
 
     private Map<String, Object> delete(Job job) {
         if (job.finished()) {
-            remove(job);
+            String notDeleted = remove(job);
+            if (notDeleted != null) {
+                throw new ApiError(500, "server_error", null, "not_deleted", job.id + " is not deleted: " + notDeleted
+                        + "; the job is kept, and DELETE can be tried again");
+            }
             return Map.of("id", job.id, "object", "video.deleted", "deleted", true);
         }
         synchronized (queue) {
