@@ -17,7 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -53,7 +52,7 @@ import org.slf4j.LoggerFactory;
  */
 final class VideoServer {
     private static final Logger LOG = LoggerFactory.getLogger(VideoServer.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = StrictJson.MAPPER;
 
     enum State { loading, ready, draining, failed }
 
@@ -73,6 +72,8 @@ final class VideoServer {
     private final ScheduledExecutorService janitor;
     private final JobStore store;
     private final RestartBudget restarts;
+    /** The API keys; with them, each job is visible only to the key that created it. */
+    private final ApiKeys keys;
     /** What each rank last reported (installed plugins, memory); null until it reported. */
     private volatile RankInventory[] inventories;
     private final long[] residentBytes;
@@ -92,6 +93,7 @@ final class VideoServer {
         this.planner = planner;
         this.restarts = restarts;
         this.store = new JobStore(settings.outputDir());
+        this.keys = new ApiKeys(settings.apiKeys());
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.deviceBytes = new long[worldSize];
@@ -153,12 +155,13 @@ final class VideoServer {
         connector.setHost(settings.host());
         connector.setPort(settings.port());
         http.addConnector(connector);
-        http.setHandler(new Handler.Abstract() {
+        http.setHandler(new RequestGuard(settings, new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
                 return VideoServer.this.handle(request, response, callback);
             }
-        });
+        }));
+        http.setErrorHandler(new ApiErrorHandler());
         try {
             http.start();
         } catch (Exception e) {
@@ -166,6 +169,11 @@ final class VideoServer {
                     + e.getMessage(), e);
         }
         port = connector.getLocalPort();
+        if (!keys.any() && !AdminDefaults.isLoopback(settings.host())) {
+            LOG.warn("listening on {} (not loopback) without an API key: anyone who can reach port {} can create jobs and"
+                    + " see every job's id and prompt; set diffuse.serve.api-keys (DIFFUSE_SERVE_API__KEYS)", settings.host()
+                    .isBlank() ? "every interface" : settings.host(), port);
+        }
         long sweep = Math.max(1, Math.min(30, settings.jobTtl().toSeconds() / 2));
         janitor.scheduleWithFixedDelay(this::expire, sweep, sweep, TimeUnit.SECONDS);
         return port;
@@ -567,7 +575,7 @@ final class VideoServer {
             if (path.equals("/admin/defaults")) {
                 return adminDefaults(request, method, response, callback);
             }
-            authorize(request);
+            String caller = authorize(request);
             if (path.equals("/metrics") && method.equals("GET")) {
                 return send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
                         metrics.scrape().getBytes(StandardCharsets.UTF_8));
@@ -583,14 +591,14 @@ final class VideoServer {
                 return sync(request, response, callback);
             }
             if (path.equals("/v1/videos") && method.equals("GET")) {
-                return json(response, callback, 200, list(Request.extractQueryParameters(request)));
+                return json(response, callback, 200, list(Request.extractQueryParameters(request), caller));
             }
             if (path.startsWith("/v1/videos/")) {
                 String rest = path.substring("/v1/videos/".length());
                 boolean content = rest.endsWith("/content");
                 String id = content ? rest.substring(0, rest.length() - "/content".length()) : rest;
                 Job job = jobs.get(id);
-                if (job == null) {
+                if (job == null || !ApiKeys.sees(caller, job.owner)) { // another key's job is not found either
                     throw ApiError.notFound("no video job '" + id + "' (unknown, expired or deleted)");
                 }
                 if (content && method.equals("GET")) {
@@ -626,21 +634,19 @@ final class VideoServer {
         }
     }
 
-    private void authorize(Request request) {
-        if (settings.apiKey().isEmpty()) {
-            return;
-        }
-        String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
-        String want = "Bearer " + settings.apiKey();
-        if (auth == null || !MessageDigest.isEqual(auth.trim().getBytes(StandardCharsets.UTF_8), want.getBytes(StandardCharsets.UTF_8))) {
-            throw new ApiError(401, "authentication_error", null, "invalid_api_key",
-                    "missing or wrong API key: send Authorization: Bearer <diffuse.serve.api-key>");
-        }
+    /** Who sent the request (see {@link ApiKeys#caller}); also kept on the request for {@link #admit}. */
+    private String authorize(Request request) {
+        String caller = keys.caller(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        request.setAttribute(ApiKeys.CALLER, caller);
+        return caller;
     }
 
     /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */
     private boolean adminDefaults(Request request, String method, Response response, Callback callback) {
         admin.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        if (method.equals("PUT") || method.equals("PATCH")) {
+            RequestGuard.requireJson(request.getHeaders().get(HttpHeader.CONTENT_TYPE), false);
+        }
         byte[] body = method.equals("PUT") || method.equals("PATCH") ? readBody(request) : new byte[0];
         return json(response, callback, 200, admin.handle(method, body));
     }
@@ -706,6 +712,7 @@ final class VideoServer {
         String seconds = parsed.seconds() != null ? parsed.seconds()
                 : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
+        job.owner = (String) request.getAttribute(ApiKeys.CALLER);
         synchronized (queue) {
             if (queue.size() >= settings.maxQueue()) {
                 deleteInput(id);
@@ -745,6 +752,7 @@ final class VideoServer {
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
             return readMultipart(request, type, id);
         }
+        RequestGuard.requireJson(type, true);
         byte[] body = readBody(request);
         try {
             Object parsed = JSON.readValue(body, Object.class);
@@ -762,7 +770,7 @@ final class VideoServer {
             }
             return fields;
         } catch (IOException e) {
-            throw ApiError.invalid(null, "the body is not valid JSON: " + firstLine(e));
+            throw StrictJson.invalid(e);
         }
     }
 
@@ -881,7 +889,8 @@ final class VideoServer {
         return job.toJson();
     }
 
-    private Map<String, Object> list(Fields query) {
+    /** The jobs {@code caller} may see (with API keys: the ones its key created), newest first unless asked. */
+    private Map<String, Object> list(Fields query, String caller) {
         String after = query.getValue("after");
         int limit = 20;
         String l = query.getValue("limit");
@@ -903,6 +912,7 @@ final class VideoServer {
         synchronized (order) {
             ids = new ArrayList<>(order);
         }
+        ids.removeIf(i -> jobs.get(i) == null || !ApiKeys.sees(caller, jobs.get(i).owner));
         if (ord.equals("desc")) {
             java.util.Collections.reverse(ids);
         }
