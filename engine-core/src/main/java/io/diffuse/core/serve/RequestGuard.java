@@ -28,10 +28,13 @@ import org.eclipse.jetty.util.Callback;
  * cross-origin POST is not preflighted: refusing only to share the answer would still run it).</li>
  * </ul>
  * A JSON body must also say so ({@link #requireJson}): a page may send {@code text/plain} anywhere
- * without a preflight, {@code application/json} only where CORS allows.
+ * without a preflight, {@code application/json} only where CORS allows. And the playground's
+ * {@code autorun} (which submits the form it opens with) is dropped when another site navigated the
+ * browser there, so a link cannot submit a job in the user's name.
  */
 final class RequestGuard extends Handler.Wrapper {
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final Pattern AUTORUN = Pattern.compile("(^|&)autorun(=[^&]*)?(?=&|$)");
 
     private final Handler api;
     private final String boundHost;
@@ -76,6 +79,16 @@ final class RequestGuard extends Handler.Wrapper {
                     "Host '" + host + "' is not a name this server answers to (a page under another name could be a"
                             + " DNS-rebinding attack); if clients reach the server by this name, add it to"
                             + " diffuse.serve.allowed-hosts"));
+        }
+        String site = request.getHeaders().get("Sec-Fetch-Site");
+        String query = request.getHttpURI().getQuery();
+        if (site != null && !site.equals("none") && !site.equals("same-origin") && Request.getPathInContext(request).equals("/")
+                && query != null && AUTORUN.matcher(query).find()) {
+            String rest = AUTORUN.matcher(query).replaceAll("").replaceAll("^&", "");
+            response.setStatus(303);
+            response.getHeaders().put(HttpHeader.LOCATION, "/" + (rest.isEmpty() ? "" : "?" + rest));
+            callback.succeeded();
+            return true;
         }
         String origin = request.getHeaders().get(HttpHeader.ORIGIN);
         if (origin == null || sameOrigin(origin, host)) {

@@ -218,15 +218,34 @@ class ServeRequestGuardTest {
         }
     }
 
+    /** The playground's autorun submits only what the user opened directly, not what another site sent the browser to. */
+    @Test
+    @Order(7)
+    void aCrossSiteNavigationToThePlaygroundWithAutorunIsRedirectedWithoutIt() throws Exception {
+        String path = "/?prompt=a%20cat&autorun=1&size=64x64";
+        for (String site : List.of("cross-site", "same-site")) {
+            RawHttp.Answer a = RawHttp.request(port, "GET", path, "127.0.0.1:" + port, null, "Sec-Fetch-Site: " + site);
+            assertEquals(303, a.status(), site + ": " + a.headers());
+            assertEquals("/?prompt=a%20cat&size=64x64", a.header("location"));
+        }
+        for (String site : new String[] {"none", "same-origin", null}) {
+            RawHttp.Answer a = site == null ? RawHttp.request(port, "GET", path, "127.0.0.1:" + port, null)
+                    : RawHttp.request(port, "GET", path, "127.0.0.1:" + port, null, "Sec-Fetch-Site: " + site);
+            assertEquals(200, a.status(), site + ": " + a.headers());
+            assertTrue(a.body().contains("Diffuse playground"));
+        }
+    }
+
     /**
      * A real browser: a page of another origin (http://127.0.0.2:PORT, the same server under another
      * address) posts to the API as an attacker's page would, a simple text/plain POST (no preflight)
-     * and a JSON one (preflight): both fail in the page and create no job. A page of the allowed
+     * and a JSON one (preflight): both fail in the page and create no job; it sends the browser to the
+     * playground with autorun, which does not submit. A page of the allowed
      * origin (http://localhost:PORT) makes the same JSON request, with an Authorization header, and
      * gets the job.
      */
     @Test
-    @Order(7)
+    @Order(8)
     void inHeadlessChromiumAPageOfAnotherOriginCannotCreateJobsAndAnAllowedOriginCan() throws Exception {
         String chromium = System.getenv().getOrDefault("IO_DIFFUSE_CHROMIUM", "chromium");
         boolean present;
@@ -251,6 +270,15 @@ class ServeRequestGuardTest {
                     + " = 'failed ' + e); 0");
             assertTrue(browser.await("window.json || ''", Duration.ofSeconds(30), "status", "failed").startsWith("failed"));
             assertEquals(0, jobCount(), "the other origin's page created a job");
+
+            // A link from another site to the playground with autorun fills the form but does not submit it.
+            browser.evaluate("location.href = 'http://127.0.0.1:" + port + "/?prompt=rebound&size=64x64&frames=5&steps=2"
+                    + "&autorun=1'; 0");
+            browser.await("location.href + ' ' + document.readyState", Duration.ofSeconds(30), "http://127.0.0.1:" + port
+                    + "/?prompt=rebound&size=64x64&frames=5&steps=2 complete");
+            assertEquals("rebound", browser.evaluate("document.getElementById('prompt').value"));
+            Thread.sleep(2000);
+            assertEquals(0, jobCount(), "a cross-site link's autorun created a job");
 
             browser.evaluate("location.href = '" + allowedOrigin + "/'; 0");
             browser.await("location.origin + ' ' + document.readyState", Duration.ofSeconds(30), allowedOrigin + " complete");
