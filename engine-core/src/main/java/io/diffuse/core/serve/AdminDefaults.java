@@ -7,11 +7,9 @@ import io.diffuse.core.generate.GenerationPlan;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -47,7 +45,7 @@ final class AdminDefaults {
     private static final String NPROC = "diffuse.parallel.nproc";
 
     private final String adminKey;
-    private final String apiKey;
+    private final List<String> apiKeys;
     private final boolean loopback;
     private final String host;
     private final int worldSize;
@@ -63,7 +61,7 @@ final class AdminDefaults {
      */
     AdminDefaults(ServeSettings settings, int worldSize, Function<Map<String, Object>, GenerationPlan> checkedPlan) {
         this.adminKey = settings.adminKey();
-        this.apiKey = settings.apiKey();
+        this.apiKeys = settings.apiKeys();
         this.host = settings.host();
         this.loopback = isLoopback(settings.host());
         this.worldSize = worldSize;
@@ -138,7 +136,7 @@ final class AdminDefaults {
      */
     void authorize(String authorization) {
         if (!adminKey.isEmpty()) {
-            if (!bearer(authorization, adminKey)) {
+            if (!ApiKeys.isBearer(authorization, adminKey)) {
                 throw new ApiError(401, "authentication_error", null, "invalid_admin_key",
                         "missing or wrong admin key: send Authorization: Bearer <diffuse.serve.admin-key>");
             }
@@ -149,15 +147,10 @@ final class AdminDefaults {
                     + " server listens on " + host + " (not loopback) without an admin key: set diffuse.serve.admin-key"
                     + " (DIFFUSE_SERVE_ADMIN__KEY)");
         }
-        if (!apiKey.isEmpty() && !bearer(authorization, apiKey)) {
+        if (!apiKeys.isEmpty() && apiKeys.stream().noneMatch(k -> ApiKeys.isBearer(authorization, k))) {
             throw new ApiError(401, "authentication_error", null, "invalid_api_key",
                     "missing or wrong API key: send Authorization: Bearer <diffuse.serve.api-key>");
         }
-    }
-
-    private static boolean bearer(String authorization, String key) {
-        return authorization != null && MessageDigest.isEqual(authorization.trim().getBytes(StandardCharsets.UTF_8),
-                ("Bearer " + key).getBytes(StandardCharsets.UTF_8));
     }
 
     /** A request's flags over these defaults (a request's own fields win, key by key). */
@@ -262,10 +255,9 @@ final class AdminDefaults {
     private static Map<String, Object> parse(byte[] body) {
         Object parsed;
         try {
-            parsed = JSON.readValue(body, Object.class);
+            parsed = StrictJson.MAPPER.readValue(body, Object.class);
         } catch (IOException e) {
-            String m = String.valueOf(e.getMessage());
-            throw ApiError.invalid(null, "the body is not valid JSON: " + (m.indexOf('\n') < 0 ? m : m.substring(0, m.indexOf('\n'))));
+            throw StrictJson.invalid(e);
         }
         if (!(parsed instanceof Map<?, ?> map)) {
             throw ApiError.invalid(null, "the body must be a JSON object of diffuse.* keys, e.g. {\"diffuse.parallel.strategy\":"

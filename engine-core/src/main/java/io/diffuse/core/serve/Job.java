@@ -28,6 +28,8 @@ final class Job {
     /** The request's settings as {@code diffuse.*} keys (layered as flags over the server's). */
     final Map<String, Object> flags;
     final Path mp4;
+    /** The digest of the API key that created it (null: the server had no keys); see {@link ApiKeys}. */
+    volatile String owner;
     /** Done when the job ends either way (for POST /v1/videos/sync). */
     final CompletableFuture<Job> done = new CompletableFuture<>();
 
@@ -157,6 +159,7 @@ final class Job {
         r.put("admitted_at_ms", admittedAtMillis);
         r.put("started_at_ms", startedAt);
         r.put("flags", flags);
+        r.put("owner", owner);
         return r;
     }
 
@@ -167,6 +170,7 @@ final class Job {
                 (String) r.get("prompt"), (String) r.get("size"), (String) r.get("seconds"),
                 new LinkedHashMap<>((Map<String, Object>) r.get("flags")), outputDir);
         j.status = Status.valueOf((String) r.get("status"));
+        j.owner = (String) r.get("owner");
         j.progress = ((Number) r.getOrDefault("progress", 0)).intValue();
         j.step = ((Number) r.getOrDefault("step", 0)).intValue();
         j.steps = ((Number) r.getOrDefault("steps", 0)).intValue();

@@ -4,6 +4,9 @@ import com.typesafe.config.Config;
 import io.diffuse.core.config.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * {@code diffuse.serve.*} read once into types; every bad value is a one-line error naming its path.
@@ -12,10 +15,14 @@ import java.time.Duration;
  * @param apiKey the bearer token clients must send; empty = none
  * @param maxRestarts how often the launcher restarts the ranks after a rank failed (0 = exit non-zero)
  * @param adminKey the bearer token of the admin endpoints (/admin/*); empty = the API key rule, on loopback only
+ * @param apiKeys every API key clients may send ({@code api-key} and {@code api-keys} together); empty = none
+ * @param allowedHosts host names (the Host header) the server answers to besides IP addresses, localhost and host
+ * @param corsOrigins web origins whose pages may call the API from a browser (CORS); "*" = any
  */
 public record ServeSettings(String host, int port, String apiKey, Path outputDir, int maxQueue, Duration requestTimeout,
         Duration jobTtl, long diskBudget, long maxBodyBytes, int maxPromptChars, long maxImagePixels, int maxFrames,
-        int maxSteps, Duration drainTimeout, Duration faultLinger, boolean writeTensors, int maxRestarts, String adminKey) {
+        int maxSteps, Duration drainTimeout, Duration faultLinger, boolean writeTensors, int maxRestarts, String adminKey,
+        List<String> apiKeys, List<String> allowedHosts, List<String> corsOrigins) {
 
     /** The configuration prefix. */
     public static final String PREFIX = "diffuse.serve";
@@ -38,7 +45,23 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
                 s.getBytes("disk-budget"), s.getBytes("max-body-bytes"), s.getInt("max-prompt-chars"),
                 s.getLong("max-image-pixels"), s.getInt("max-frames"), s.getInt("max-steps"), positive(s, "drain-timeout"),
                 s.getDuration("fault-linger"), s.getBoolean("write-tensors"), maxRestarts(s),
-                s.getString("admin-key").trim());
+                s.getString("admin-key").trim(), apiKeys(s), strings(s, "allowed-hosts"), strings(s, "cors-origins"));
+    }
+
+    /** {@code api-key} (one key, as before) and {@code api-keys} (several), without blanks or repeats. */
+    private static List<String> apiKeys(Config s) {
+        Set<String> keys = new LinkedHashSet<>();
+        String one = s.getString("api-key").trim();
+        if (!one.isEmpty()) {
+            keys.add(one);
+        }
+        keys.addAll(strings(s, "api-keys"));
+        return List.copyOf(keys);
+    }
+
+    /** A list key ("a,b" from a flag or the environment is the list [a, b]), without blanks or repeats. */
+    private static List<String> strings(Config s, String key) {
+        return s.getStringList(key).stream().map(String::trim).filter(v -> !v.isEmpty()).distinct().toList();
     }
 
     private static int maxRestarts(Config s) {

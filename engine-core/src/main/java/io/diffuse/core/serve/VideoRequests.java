@@ -38,12 +38,12 @@ final class VideoRequests {
             }
         }
         Map<String, Object> f = new LinkedHashMap<>();
-        String model = text(fields, "model");
+        String model = string(fields, "model");
         if (model != null && !model.equals(servedModel) && !model.equals(family)) {
             throw ApiError.invalid("model", "this server serves " + servedModel + " (" + family + "); model '" + model
                     + "' is not served (leave model out or give " + servedModel + ")");
         }
-        String prompt = text(fields, "prompt");
+        String prompt = string(fields, "prompt");
         if (prompt == null || prompt.isBlank()) {
             throw ApiError.invalid("prompt", "prompt is required");
         }
@@ -52,7 +52,7 @@ final class VideoRequests {
                     + limits.maxPromptChars() + " (diffuse.serve.max-prompt-chars)");
         }
         f.put("diffuse.generate.prompt", prompt);
-        String negative = text(fields, "negative_prompt");
+        String negative = string(fields, "negative_prompt");
         if (negative != null) {
             if (negative.length() > limits.maxPromptChars()) {
                 throw ApiError.invalid("negative_prompt", "negative_prompt has " + negative.length()
@@ -60,14 +60,19 @@ final class VideoRequests {
             }
             f.put("diffuse.generate.negative-prompt", negative);
         }
-        String size = text(fields, "size");
+        String size = string(fields, "size");
         if (size != null) {
             Matcher m = SIZE.matcher(size.trim());
             if (!m.matches()) {
                 throw ApiError.invalid("size", "size '" + size + "' is not WIDTHxHEIGHT, e.g. 128x128");
             }
-            f.put("diffuse.generate.width", Integer.parseInt(m.group(1)));
-            f.put("diffuse.generate.height", Integer.parseInt(m.group(2)));
+            int w = Integer.parseInt(m.group(1));
+            int h = Integer.parseInt(m.group(2));
+            if (w < 1 || h < 1 || w > 16384 || h > 16384) {
+                throw ApiError.invalid("size", "size '" + size + "': width and height must each be 1..16384, e.g. 128x128");
+            }
+            f.put("diffuse.generate.width", w);
+            f.put("diffuse.generate.height", h);
         }
         Integer width = integer(fields, "width", 1, 16384);
         Integer height = integer(fields, "height", 1, 16384);
@@ -82,6 +87,10 @@ final class VideoRequests {
             f.put("diffuse.generate.fps", fps);
         }
         Integer frames = integer(fields, "num_frames", 1, limits.maxFrames());
+        Object secondsValue = fields.get("seconds");
+        if (secondsValue != null && !(secondsValue instanceof String) && !(secondsValue instanceof Number)) {
+            throw ApiError.invalid("seconds", "seconds must be a number of seconds such as \"4\", not " + kind(secondsValue));
+        }
         String seconds = text(fields, "seconds");
         if (frames == null && seconds != null) {
             double s;
@@ -90,12 +99,15 @@ final class VideoRequests {
             } catch (NumberFormatException e) {
                 throw ApiError.invalid("seconds", "seconds '" + seconds + "' is not a number");
             }
+            if (!Double.isFinite(s) || s <= 0) {
+                throw ApiError.invalid("seconds", "seconds '" + seconds + "' must be a positive, finite number of seconds");
+            }
             int rate = fps == null ? 24 : fps;
-            // The model's frame counts are 4k+1: the nearest one to seconds x fps.
-            long k = Math.max(0, Math.round(s * rate / 4.0));
-            if (!(s > 0) || 4 * k + 1 > limits.maxFrames()) {
+            // The model's frame counts are 4k+1: the nearest one to seconds x fps (in double: no overflow).
+            double k = Math.max(0, Math.floor(s * rate / 4.0 + 0.5));
+            if (4 * k + 1 > limits.maxFrames()) {
                 throw ApiError.invalid("seconds", "seconds " + seconds + " at " + rate + " fps is more than the "
-                        + limits.maxFrames() + " frames this server allows (diffuse.serve.max-frames), or not positive");
+                        + limits.maxFrames() + " frames this server allows (diffuse.serve.max-frames)");
             }
             frames = (int) (4 * k + 1);
         }
@@ -153,6 +165,20 @@ final class VideoRequests {
             }
         }
         return null;
+    }
+
+    /** A text field: a JSON string (multipart fields always are); a number, array, object or boolean is a 400. */
+    private static String string(Map<String, Object> fields, String key) {
+        Object v = fields.get(key);
+        if (v != null && !(v instanceof String)) {
+            throw ApiError.invalid(key, key + " must be a string, not " + kind(v));
+        }
+        return (String) v;
+    }
+
+    private static String kind(Object v) {
+        return v instanceof Map ? "an object" : v instanceof java.util.List ? "an array" : v instanceof Boolean ? "a boolean"
+                : "a number";
     }
 
     private static String text(Map<String, Object> fields, String key) {

@@ -19,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,7 +54,7 @@ import org.slf4j.LoggerFactory;
  */
 final class VideoServer {
     private static final Logger LOG = LoggerFactory.getLogger(VideoServer.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = StrictJson.MAPPER;
 
     enum State { loading, ready, draining, failed }
 
@@ -80,6 +79,8 @@ final class VideoServer {
     /** The output folder as storage: staged uploads, what a job owns, the disk budget's count. */
     private final OutputFolder output;
     private final RestartBudget restarts;
+    /** The API keys; with them, each job is visible only to the key that created it. */
+    private final ApiKeys keys;
     /** What each rank last reported (installed plugins, memory); null until it reported. */
     private volatile RankInventory[] inventories;
     private final long[] residentBytes;
@@ -100,6 +101,7 @@ final class VideoServer {
         this.restarts = restarts;
         this.store = new JobStore(settings.outputDir());
         this.output = new OutputFolder(settings.outputDir(), store.folder());
+        this.keys = new ApiKeys(settings.apiKeys());
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.deviceBytes = new long[worldSize];
@@ -164,12 +166,13 @@ final class VideoServer {
         connector.setPort(settings.port());
         http.addConnector(connector);
         // Graceful: a drained stop lets the answers under way end (a sync client's MP4), see stopHttp.
-        http.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(new Handler.Abstract() {
+        http.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(new RequestGuard(settings, new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
                 return VideoServer.this.handle(request, response, callback);
             }
-        }));
+        })));
+        http.setErrorHandler(new ApiErrorHandler());
         try {
             http.start();
         } catch (Exception e) {
@@ -177,6 +180,11 @@ final class VideoServer {
                     + e.getMessage(), e);
         }
         port = connector.getLocalPort();
+        if (!keys.any() && !AdminDefaults.isLoopback(settings.host())) {
+            LOG.warn("listening on {} (not loopback) without an API key: anyone who can reach port {} can create jobs and"
+                    + " see every job's id and prompt; set diffuse.serve.api-keys (DIFFUSE_SERVE_API__KEYS)", settings.host()
+                    .isBlank() ? "every interface" : settings.host(), port);
+        }
         long sweep = Math.max(1, Math.min(30, settings.jobTtl().toSeconds() / 2));
         janitor.scheduleWithFixedDelay(this::expire, sweep, sweep, TimeUnit.SECONDS);
         return port;
@@ -589,7 +597,7 @@ final class VideoServer {
             if (path.equals("/admin/defaults")) {
                 return adminDefaults(request, method, response, callback);
             }
-            authorize(request);
+            String caller = authorize(request);
             if (path.equals("/metrics") && method.equals("GET")) {
                 return send(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
                         metrics.scrape().getBytes(StandardCharsets.UTF_8));
@@ -605,14 +613,14 @@ final class VideoServer {
                 return sync(request, response, callback);
             }
             if (path.equals("/v1/videos") && method.equals("GET")) {
-                return json(response, callback, 200, list(Request.extractQueryParameters(request)));
+                return json(response, callback, 200, list(Request.extractQueryParameters(request), caller));
             }
             if (path.startsWith("/v1/videos/")) {
                 String rest = path.substring("/v1/videos/".length());
                 boolean content = rest.endsWith("/content");
                 String id = content ? rest.substring(0, rest.length() - "/content".length()) : rest;
                 Job job = jobs.get(id);
-                if (job == null) {
+                if (job == null || !ApiKeys.sees(caller, job.owner)) { // another key's job is not found either
                     throw ApiError.notFound("no video job '" + id + "' (unknown, expired or deleted)");
                 }
                 if (content && method.equals("GET")) {
@@ -648,21 +656,19 @@ final class VideoServer {
         }
     }
 
-    private void authorize(Request request) {
-        if (settings.apiKey().isEmpty()) {
-            return;
-        }
-        String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
-        String want = "Bearer " + settings.apiKey();
-        if (auth == null || !MessageDigest.isEqual(auth.trim().getBytes(StandardCharsets.UTF_8), want.getBytes(StandardCharsets.UTF_8))) {
-            throw new ApiError(401, "authentication_error", null, "invalid_api_key",
-                    "missing or wrong API key: send Authorization: Bearer <diffuse.serve.api-key>");
-        }
+    /** Who sent the request (see {@link ApiKeys#caller}); also kept on the request for {@link #admit}. */
+    private String authorize(Request request) {
+        String caller = keys.caller(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        request.setAttribute(ApiKeys.CALLER, caller);
+        return caller;
     }
 
     /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */
     private boolean adminDefaults(Request request, String method, Response response, Callback callback) {
         admin.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        if (method.equals("PUT") || method.equals("PATCH")) {
+            RequestGuard.requireJson(request.getHeaders().get(HttpHeader.CONTENT_TYPE), false);
+        }
         byte[] body = method.equals("PUT") || method.equals("PATCH") ? readBody(request) : new byte[0];
         return json(response, callback, 200, admin.handle(method, body));
     }
@@ -739,6 +745,7 @@ final class VideoServer {
             flags.put("diffuse.generate.image", upload.target().toString()); // where commit() puts it
         }
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
+        job.owner = (String) request.getAttribute(ApiKeys.CALLER);
         synchronized (queue) {
             if (state != State.ready && state != State.loading) {
                 // SIGTERM (or a rank failure) came while the request was read: the queue was failed under this lock.
@@ -780,6 +787,7 @@ final class VideoServer {
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
             return readMultipart(request, type, upload);
         }
+        RequestGuard.requireJson(type, true);
         byte[] body = readBody(request);
         try {
             Object parsed = JSON.readValue(body, Object.class);
@@ -797,7 +805,7 @@ final class VideoServer {
             }
             return fields;
         } catch (IOException e) {
-            throw ApiError.invalid(null, "the body is not valid JSON: " + firstLine(e));
+            throw StrictJson.invalid(e);
         }
     }
 
@@ -929,7 +937,8 @@ final class VideoServer {
         return job.toJson();
     }
 
-    private Map<String, Object> list(Fields query) {
+    /** The jobs {@code caller} may see (with API keys: the ones its key created), newest first unless asked. */
+    private Map<String, Object> list(Fields query, String caller) {
         String after = query.getValue("after");
         int limit = 20;
         String l = query.getValue("limit");
@@ -951,6 +960,7 @@ final class VideoServer {
         synchronized (order) {
             ids = new ArrayList<>(order);
         }
+        ids.removeIf(i -> jobs.get(i) == null || !ApiKeys.sees(caller, jobs.get(i).owner));
         if (ord.equals("desc")) {
             java.util.Collections.reverse(ids);
         }
