@@ -70,6 +70,8 @@ final class VideoServer {
     private final ServeMetrics metrics;
     /** /admin/defaults: the layer between the server's start flags and a request's own fields. */
     private final AdminDefaults admin;
+    /** The limits every job's plan must fit (frames, steps, pixels, memory), whatever layer set its values. */
+    private final JobAdmission admission;
     private final ScheduledExecutorService janitor;
     private final JobStore store;
     private final RestartBudget restarts;
@@ -77,6 +79,7 @@ final class VideoServer {
     private volatile RankInventory[] inventories;
     private final long[] residentBytes;
     private final long[] deviceBytes;
+    private final boolean onCuda;
     private volatile State state = State.loading;
     private volatile String failure;
     private volatile long drainDeadline = Long.MAX_VALUE;
@@ -84,7 +87,8 @@ final class VideoServer {
     private int port;
 
     VideoServer(ServeSettings settings, String modelId, String family, int worldSize,
-            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts, boolean onCuda) {
+            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts, boolean onCuda,
+            Function<GenerationPlan, java.util.OptionalLong> memoryEstimate) {
         this.settings = settings;
         this.modelId = modelId;
         this.family = family;
@@ -95,11 +99,14 @@ final class VideoServer {
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.deviceBytes = new long[worldSize];
+        this.onCuda = onCuda;
         this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone(),
                 onCuda ? () -> deviceBytes.clone() : null);
+        this.admission = new JobAdmission(settings, memoryEstimate, () -> inventories);
         this.admin = new AdminDefaults(settings, worldSize, flags -> {
             GenerationPlan plan = planner.apply(flags);
             requireWorld(plan);
+            admission.check(plan);
             // An override naming what some rank lacks would make every request fail: refuse it now.
             String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
             if (lacking != null) {
@@ -250,6 +257,7 @@ final class VideoServer {
         try {
             plan = planner.apply(admin.under(job.flags)); // the admin defaults as they are now
             requireWorld(plan);
+            admission.check(plan);
         } catch (DiffuseException | ApiError e) {
             // The configuration changed since the job was admitted (hot swap) and no longer fits it.
             finishFailed(job, "invalid_request", e.getMessage());
@@ -261,6 +269,7 @@ final class VideoServer {
         job.start(describe(plan.settings()));
         store.save(job);
         metrics.running(true);
+        long residentBefore = onCuda ? deviceBytes[0] : residentBytes[0];
         try {
             control.send(ControlPlane.JOB, payload);
             JobRunner.Outcome outcome = runner.run(JobRunner.parse(payload), progressOf(job), () -> decide(job),
@@ -285,6 +294,8 @@ final class VideoServer {
                 }
             } else {
                 outcome.result().stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
+                outcome.result().stagePeakBytes().values().stream().mapToLong(Long::longValue).max()
+                        .ifPresent(peak -> job.memoryPeak(Math.max(0, peak - residentBefore)));
                 recordTraffic(groupsOf.apply(plan));
                 if (job.complete(settings.jobTtl().toSeconds())) {
                     store.save(job);
@@ -672,6 +683,7 @@ final class VideoServer {
         VideoRequests.Parsed parsed;
         GenerationPlan plan;
         Map<String, Object> flags;
+        JobAdmission.Admitted memory;
         try {
             parsed = VideoRequests.parse(fields, modelId, family, settings);
             flags = new LinkedHashMap<>(parsed.flags());
@@ -695,6 +707,7 @@ final class VideoServer {
             if (lacking != null) {
                 throw ApiError.invalid("parallel", lacking);
             }
+            memory = admission.check(plan);
         } catch (ApiError e) {
             deleteInput(id);
             metrics.rejected("invalid_request");
@@ -706,6 +719,8 @@ final class VideoServer {
         String seconds = parsed.seconds() != null ? parsed.seconds()
                 : String.format(java.util.Locale.ROOT, "%.2f", plan.generate().numFrames() / (double) plan.generate().outputs().fps());
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
+        job.memoryAdmitted(memory.estimateBytes().isPresent() ? memory.estimateBytes().getAsLong() : null,
+                memory.budgetBytes() > 0 ? memory.budgetBytes() : null);
         synchronized (queue) {
             if (queue.size() >= settings.maxQueue()) {
                 deleteInput(id);
