@@ -112,7 +112,8 @@ public final class GenerationService {
     public java.util.OptionalLong estimateMemory(GenerationPlan plan) {
         EngineSettings s = plan.settings();
         return plan.model().provider().estimateMemory(plan.model().source(), plan.generate().request(Map.of()),
-                new io.diffuse.api.model.MemoryPlan(s.dtype(), s.parallel().plan(), s.vae().tilingSettings(), checkpoints));
+                new io.diffuse.api.model.MemoryPlan(s.dtype(), s.parallel().plan(), s.vae().tilingSettings(),
+                        s.attention().backend(), checkpoints));
     }
 
     /**

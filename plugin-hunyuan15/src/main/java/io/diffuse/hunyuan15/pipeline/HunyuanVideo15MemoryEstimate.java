@@ -21,8 +21,9 @@ import io.diffuse.hunyuan15.vae.HunyuanVideo15VaeConfig;
  * than the frame), the merged result, three float copies (the [0, 1] conversion) and the 8-bit frames
  * the MP4 writer encodes.
  * </ul>
- * Measured against the peak RSS of real jobs (ServeAdmissionTest); attention is taken as the flash
- * kernels' (linear in the sequence), which SDPA and the strategies use.
+ * Measured against the peak RSS of real jobs (ServeAdmissionTest). Attention is linear in the sequence
+ * with the fused kernels SDPA and the strategies use; with {@code diffuse.attention.backend = math} the
+ * score matrices are added.
  */
 public final class HunyuanVideo15MemoryEstimate {
     /** Allocator pools, kernel workspaces and first-use code of a job, seen as a job's peak even for tiny videos. */
@@ -64,6 +65,12 @@ public final class HunyuanVideo15MemoryEstimate {
                 * ceil(ceil(width, r), transformer.patchSize()) + textTokens + IMAGE_TOKENS;
         long tokensHere = ceil(tokens, plan.parallel().sequence());
         long denoise = tokensHere * (10L * transformer.hiddenSize() + 2L * transformer.mlpHidden()) * b;
+        if ("math".equals(plan.attentionBackend())) {
+            // Explicit scores and their softmax: a rank's heads over the whole sequence (SDPA's math path), or
+            // the ring's query chunks, bounded at 64 Mi score elements each (BlockAttention).
+            long headsHere = ceil(transformer.numAttentionHeads(), plan.parallel().ulysses());
+            denoise += plan.parallel().ring() > 1 ? 3L * (64L << 20) * 4 : 2L * headsHere * tokens * tokens * Math.max(b, 4);
+        }
 
         TilingSettings tiling = plan.tiling();
         boolean tiled = tiling.enabled() && (height > tiling.tileSampleSize() || width > tiling.tileSampleSize());
