@@ -129,6 +129,22 @@ public class ServeHotSwapIT {
             assertEquals(third.toString(), "completed", third.get("status"));
             assertEquals(third.toString(), "allgather", ((Map<?, ?>) third.get("plan")).get("strategy"));
 
+            // A .cfg's request defaults obey the server's limits too: 6000 steps, beyond its max-steps 5000, are refused
+            // for every request that does not give its own.
+            Files.writeString(deploy.resolve("io.diffuse.engine.cfg"), "diffuse.parallel.nproc = 2\ndiffuse.parallel.ulysses = 1\n"
+                    + "diffuse.parallel.ring = 2\ndiffuse.generate.num-inference-steps = 6000\n");
+            Map<String, Object> noSteps = Map.of("prompt", "a cat", "size", "64x64", "num_frames", 5);
+            HttpResponse<String> overSteps = post(base + "/v1/videos", noSteps);
+            long cfgDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (overSteps.statusCode() == 200 && System.nanoTime() < cfgDeadline) {
+                call("DELETE", base + "/v1/videos/" + JSON.readValue(overSteps.body(), Map.class).get("id"), null);
+                Thread.sleep(500); // FileInstall polls deploy/ every second, then ConfigAdmin updates the engine
+                overSteps = post(base + "/v1/videos", noSteps);
+            }
+            assertEquals(overSteps.body(), 400, overSteps.statusCode());
+            assertTrue(overSteps.body(), overSteps.body().contains("num_inference_steps 6000")
+                    && overSteps.body().contains("diffuse.serve.max-steps"));
+
             serve.toHandle().destroy(); // SIGTERM
             assertTrue(serve.waitFor(60, TimeUnit.SECONDS));
             assertEquals(Files.readString(err), 0, serve.exitValue());

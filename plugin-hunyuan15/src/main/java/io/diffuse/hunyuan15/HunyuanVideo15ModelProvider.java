@@ -27,6 +27,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
+import io.diffuse.api.model.MemoryPlan;
+import io.diffuse.hunyuan15.pipeline.HunyuanVideo15MemoryEstimate;
+import io.diffuse.hunyuan15.vae.HunyuanVideo15VaeConfig;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.BiFunction;
@@ -198,6 +202,33 @@ public final class HunyuanVideo15ModelProvider implements ModelProvider {
             throw new IllegalArgumentException("unknown " + FAMILY + " component '" + name + "'; available: " + components());
         }
         return factory.apply(dir, context);
+    }
+
+    /** Released prompt tokens: Qwen2.5-VL's 1000 after the template crop plus ByT5's 256. */
+    private static final int TEXT_TOKENS = 1000 + 256;
+
+    /** {@link HunyuanVideo15MemoryEstimate} from the pipeline's configs (the demo's in code); empty for a component folder. */
+    @Override
+    public OptionalLong estimateMemory(ModelSource source, GenerationRequest request, MemoryPlan plan) {
+        if (source.path().isEmpty()) {
+            return DemoPipeline.NAME.equals(source.builtin())
+                    ? OptionalLong.of(HunyuanVideo15MemoryEstimate.bytes(DemoPipeline.transformerConfig(),
+                            DemoPipeline.vaeConfig(), DemoPipeline.textTokens(), 128, request, plan))
+                    : OptionalLong.empty();
+        }
+        Path dir = source.path().get();
+        if (!Files.isRegularFile(dir.resolve("model_index.json"))) {
+            return OptionalLong.empty();
+        }
+        try (Checkpoint transformer = plan.checkpoints().open(dir, TransformerComponentRunner.NAME);
+                Checkpoint vae = plan.checkpoints().open(dir, "vae")) {
+            Object target = transformer.config().get("target_size");
+            return OptionalLong.of(HunyuanVideo15MemoryEstimate.bytes(
+                    HunyuanVideo15TransformerConfig.fromMap(transformer.config()), HunyuanVideo15VaeConfig.fromJson(vae.config()),
+                    TEXT_TOKENS, target instanceof Number n ? n.intValue() : 640, request, plan));
+        } catch (DiffuseException | IllegalArgumentException e) {
+            return OptionalLong.empty(); // unreadable here: loading names the problem in full
+        }
     }
 
     /** The transformer's {@code num_attention_heads}, from a pipeline root or the transformer folder. */

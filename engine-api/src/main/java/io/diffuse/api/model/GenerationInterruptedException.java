@@ -2,7 +2,10 @@ package io.diffuse.api.model;
 
 import io.diffuse.api.DiffuseException;
 
-/** A request stopped between denoising steps because its {@link ProgressListener} asked to interrupt it. */
+/**
+ * A request stopped between denoising steps, or at a stage boundary, because its {@link ProgressListener}
+ * asked to interrupt it.
+ */
 public class GenerationInterruptedException extends DiffuseException {
     private static final long serialVersionUID = 1L;
     private final int step;
@@ -12,7 +15,13 @@ public class GenerationInterruptedException extends DiffuseException {
         this.step = step;
     }
 
-    /** The last step that ran (1-based). */
+    /** Stopped at the boundary after {@code stage} (e.g. "encode"), before the next stage began. */
+    public GenerationInterruptedException(String stage) {
+        super("interrupted after the " + stage + " stage, before denoising");
+        this.step = 0;
+    }
+
+    /** The last step that ran (1-based; 0 when stopped at a stage boundary). */
     public int step() {
         return step;
     }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -64,6 +65,20 @@ public interface ModelProvider {
      * @throws io.diffuse.api.DiffuseException one line naming the bad value and what is allowed
      */
     default void checkRequest(ModelSource source, GenerationRequest request, TilingSettings tiling) {
+    }
+
+    /**
+     * An upper bound of the memory one rank needs to run {@code request} on top of what it holds once
+     * the model is loaded (latents, activations, the decoded video and its copies), in bytes, for the
+     * rank that needs the most; from shapes alone (configuration files at most, no weights, no tensors).
+     * The server refuses a request whose estimate exceeds its memory budget before queueing it, and
+     * {@code generate} before any rank starts, so one request cannot take a host's memory. Aim for a
+     * bound that holds (a measured peak above it lets a request through that may fail) and is within
+     * a small factor of the real peak (far above it refuses requests that would run). Empty when this
+     * family cannot tell (the default): then only the server's size limits apply.
+     */
+    default OptionalLong estimateMemory(ModelSource source, GenerationRequest request, MemoryPlan plan) {
+        return OptionalLong.empty();
     }
 
     /**

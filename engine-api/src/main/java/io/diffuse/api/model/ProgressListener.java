@@ -19,8 +19,9 @@ public interface ProgressListener {
 
     /**
      * Asked by the pipeline on every rank after each denoising step (diffusers' {@code interrupt}
-     * property, read in its loop): {@code true} stops the request there with a
-     * {@link GenerationInterruptedException}. In a multi-rank run every rank must answer the same at
+     * property, read in its loop) and at the boundary after a stage that precedes denoising (encode,
+     * with {@code step} and {@code total} 0), so a long encode can be stopped too: {@code true} stops
+     * the request there with a {@link GenerationInterruptedException}. In a multi-rank run every rank must answer the same at
      * the same step (a server decides on rank 0 and broadcasts the answer), or the ranks' collectives
      * no longer match. Default: never.
      *

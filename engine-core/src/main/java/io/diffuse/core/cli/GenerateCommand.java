@@ -115,6 +115,10 @@ public final class GenerateCommand extends RankedCommand {
     protected EngineSettings prepare(LayeredConfig layers) {
         service = new GenerationService(env.registry(), new DiffusersCheckpointLoader());
         plan = service.checkedPlan(layers);
+        if (environment().get(io.diffuse.core.distributed.RankEnvironment.RANK) == null) {
+            // The launcher (or a single-rank run): every rank of this run is on this host.
+            service.checkHostMemory(plan, plan.settings().parallel().nproc());
+        }
         return plan.settings();
     }
 

@@ -26,9 +26,18 @@ public final class ProcessMemory {
         return field("VmHWM:");
     }
 
+    /** MemAvailable of the host ({@code /proc/meminfo}): what new allocations can take without swapping, in bytes. */
+    public static OptionalLong hostAvailableBytes() {
+        return field(Path.of("/proc/meminfo"), "MemAvailable:");
+    }
+
     private static OptionalLong field(String name) {
+        return field(STATUS, name);
+    }
+
+    private static OptionalLong field(Path file, String name) {
         try {
-            for (String line : Files.readAllLines(STATUS)) {
+            for (String line : Files.readAllLines(file)) {
                 if (line.startsWith(name)) {
                     return OptionalLong.of(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024L);
                 }

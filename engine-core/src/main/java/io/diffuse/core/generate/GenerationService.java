@@ -106,6 +106,44 @@ public final class GenerationService {
     }
 
     /**
+     * The model provider's estimate of the memory the plan's request needs on the rank that needs the
+     * most, above the loaded model ({@link ModelProvider#estimateMemory}); empty when it cannot tell.
+     */
+    public java.util.OptionalLong estimateMemory(GenerationPlan plan) {
+        EngineSettings s = plan.settings();
+        return plan.model().provider().estimateMemory(plan.model().source(), plan.generate().request(Map.of()),
+                new io.diffuse.api.model.MemoryPlan(s.dtype(), s.parallel().plan(), s.vae().tilingSettings(),
+                        s.attention().backend(), checkpoints));
+    }
+
+    /**
+     * Refuses, before any rank starts, a request that cannot fit this host: on the CPU, the estimate
+     * ({@link #estimateMemory}) for every rank this host runs against the host's available memory (the
+     * weights are not loaded yet, so a request that passes may still not fit; one that fails cannot).
+     * A GPU's free memory is known only on its rank: nothing is checked there.
+     *
+     * @param localRanks the ranks this process starts on this host
+     */
+    public void checkHostMemory(GenerationPlan plan, int localRanks) {
+        if (!plan.settings().device().equals("cpu")) {
+            return;
+        }
+        java.util.OptionalLong estimate = estimateMemory(plan);
+        java.util.OptionalLong available = io.diffuse.core.distributed.ProcessMemory.hostAvailableBytes();
+        if (estimate.isEmpty() || available.isEmpty() || estimate.getAsLong() * localRanks <= available.getAsLong()) {
+            return;
+        }
+        GenerateSettings g = plan.generate();
+        String size = g.width().isPresent() && g.height().isPresent() ? g.width().get() + "x" + g.height().get()
+                : "the default size";
+        throw new DiffuseException(String.format(java.util.Locale.ROOT, "%s with %d frames needs about %.2f GiB per rank (the"
+                + " model's estimate for %s, %s) and this host has %.2f GiB available for %d rank(s): use a smaller --width/--height"
+                + " or fewer --num-frames%s", size, g.numFrames(), estimate.getAsLong() / (double) (1L << 30),
+                plan.settings().dtype().label(), plan.settings().parallel().plan(), available.getAsLong() / (double) (1L << 30),
+                localRanks, plan.settings().vae().tilingSettings().enabled() ? "" : ", or turn on --tiling"));
+    }
+
+    /**
      * The configured strategy is installed and can split the model's attention heads under the plan
      * (e.g. the Ulysses degree divides the head count).
      */

@@ -45,6 +45,8 @@ final class Job {
     private volatile boolean cancelRequested;
     private Map<String, Object> plan = Map.of();
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
+    /** estimate_bytes and budget_bytes when admitted, peak_bytes once it ran (see {@link JobAdmission}). */
+    private final Map<String, Object> memory = new LinkedHashMap<>();
 
     /** A new random job id (128 random bits: not guessable, so a job is as private as its id). */
     static String newId() {
@@ -100,6 +102,17 @@ final class Job {
     synchronized void step(int done, int total) {
         step = done;
         steps = total;
+    }
+
+    /** The model's estimate of its memory per rank (null = none) and the budget it was held to (null = none). */
+    synchronized void memoryAdmitted(Long estimateBytes, Long budgetBytes) {
+        memory.put("estimate_bytes", estimateBytes);
+        memory.put("budget_bytes", budgetBytes);
+    }
+
+    /** Rank 0's measured peak above what it held before the job. */
+    synchronized void memoryPeak(long peakBytes) {
+        memory.put("peak_bytes", peakBytes);
     }
 
     synchronized void stage(String stage, double seconds) {
@@ -212,6 +225,7 @@ final class Job {
         j.put("error", errorCode == null ? null : Map.of("code", errorCode, "message", errorMessage));
         j.put("plan", plan);
         j.put("stage_seconds", new LinkedHashMap<>(stageSeconds));
+        j.put("memory", memory.isEmpty() ? null : new LinkedHashMap<>(memory));
         return j;
     }
 }

@@ -121,6 +121,10 @@ final class JobRunner {
         String stoppedWhere = null;
         try {
             RuntimeContext context = runtime.context(checkpoints, settings);
+            // A boundary every rank reaches: a cancel asked while the job was being prepared stops it here.
+            if (listener.interruptRequested("prepare", 0, 0)) {
+                throw new GenerationInterruptedException("prepare");
+            }
             result = session.generate(GenerateSettings.from(config), context, listener, line -> { });
         } catch (GenerationInterruptedException agreed) {
             // every rank stopped at the same step; rank 0 reports why
@@ -133,6 +137,12 @@ final class JobRunner {
             LOG.info("rank {}: the job failed here: {}", runtime.rank(), error);
             LOG.debug("rank {}: the job's failure", runtime.rank(), e);
         }
+        if (result == null) {
+            // Stopped or failed: what the job's tensors left unscoped goes with a collection.
+            System.gc();
+        }
+        // Give the job's freed native memory back to the system (glibc keeps freed heap pages otherwise).
+        org.bytedeco.javacpp.Pointer.trimMemory();
         return new Outcome(result, stopped[0], stoppedWhere, notRunnable, control.exchange(error));
     }
 

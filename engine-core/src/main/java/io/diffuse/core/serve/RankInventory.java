@@ -15,11 +15,12 @@ import java.util.stream.Stream;
 /**
  * What one rank can run: the names of its installed parallel strategies, VAE executors and step-cache
  * policies (bundles come and go in each rank's own framework), plus its resident memory and, on
- * CUDA, the memory its allocator holds. Ranks report
+ * CUDA, the memory its allocator holds, and what it has free for a job ({@code freeBytes}: the host's
+ * available memory on the CPU, the device's free memory on CUDA; 0 = unknown) on {@code host}. Ranks report
  * it to rank 0 between jobs; rank 0 admits a request only when every rank has what its plan names.
  */
 record RankInventory(List<String> strategies, List<String> vaeExecutors, List<String> cachePolicies, long residentBytes,
-        long deviceBytes) {
+        long deviceBytes, long freeBytes, String host) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** This process's inventory now. */
@@ -27,7 +28,8 @@ record RankInventory(List<String> strategies, List<String> vaeExecutors, List<St
         return new RankInventory(names(registry.strategies()), names(registry.vaeExecutors()),
                 Stream.concat(Stream.of(StepCachePolicy.NONE), registry.cachePolicies().stream().map(PluginRegistry.Installed::name))
                         .toList(),
-                ControlPlane.residentBytes(), ControlPlane.deviceAllocatedBytes(device));
+                ControlPlane.residentBytes(), ControlPlane.deviceAllocatedBytes(device), JobAdmission.freeBytes(device),
+                JobAdmission.hostName());
     }
 
     private static List<String> names(List<? extends PluginRegistry.Installed<?>> installed) {
@@ -41,6 +43,8 @@ record RankInventory(List<String> strategies, List<String> vaeExecutors, List<St
         m.put("cache_policies", cachePolicies);
         m.put("resident_bytes", residentBytes);
         m.put("device_bytes", deviceBytes);
+        m.put("free_bytes", freeBytes);
+        m.put("host", host);
         try {
             return JSON.writeValueAsString(m);
         } catch (JsonProcessingException e) {
@@ -54,7 +58,8 @@ record RankInventory(List<String> strategies, List<String> vaeExecutors, List<St
             Map<String, Object> m = JSON.readValue(json, Map.class);
             return new RankInventory((List<String>) m.get("strategies"), (List<String>) m.get("vae_executors"),
                     (List<String>) m.get("cache_policies"), ((Number) m.get("resident_bytes")).longValue(),
-                    ((Number) m.get("device_bytes")).longValue());
+                    ((Number) m.get("device_bytes")).longValue(), ((Number) m.getOrDefault("free_bytes", 0)).longValue(),
+                    String.valueOf(m.getOrDefault("host", "")));
         } catch (JsonProcessingException | RuntimeException e) {
             throw new IllegalStateException("a rank's report is not readable: " + json, e);
         }

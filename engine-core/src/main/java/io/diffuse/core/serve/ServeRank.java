@@ -39,7 +39,7 @@ public final class ServeRank {
         String modelId = loaded.model().source().toString();
         RestartBudget restarts = RestartBudget.from(System.getenv());
         VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,
-                restarts, runtime.device().is_cuda()) : null;
+                restarts, runtime.device().is_cuda(), service::estimateMemory) : null;
         CountDownLatch loopDone = new CountDownLatch(1);
         AtomicInteger exitCode = new AtomicInteger(1);
         Duration wait = settings.drainTimeout().plus(settings.faultLinger()).plusSeconds(30);

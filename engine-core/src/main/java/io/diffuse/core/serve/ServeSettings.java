@@ -18,14 +18,20 @@ import java.util.Set;
  * @param apiKeys every API key clients may send ({@code api-key} and {@code api-keys} together); empty = none
  * @param allowedHosts host names (the Host header) the server answers to besides IP addresses, localhost and host
  * @param corsOrigins web origins whose pages may call the API from a browser (CORS); "*" = any
+ * @param memoryBudget the most memory one job may need per rank (its estimate), in bytes; {@link #AUTO_BUDGET} = what
+ *        every rank has free after loading the model, less a margin; 0 = no memory admission
+ * @param maxVideoPixels the most width x height x frames a job may ask for (0 = no limit)
  */
 public record ServeSettings(String host, int port, String apiKey, Path outputDir, int maxQueue, Duration requestTimeout,
         Duration jobTtl, long diskBudget, long maxBodyBytes, int maxPromptChars, long maxImagePixels, int maxFrames,
         int maxSteps, Duration drainTimeout, Duration faultLinger, boolean writeTensors, int maxRestarts, String adminKey,
-        List<String> apiKeys, List<String> allowedHosts, List<String> corsOrigins) {
+        List<String> apiKeys, List<String> allowedHosts, List<String> corsOrigins,
+        long memoryBudget, long maxVideoPixels) {
 
     /** The configuration prefix. */
     public static final String PREFIX = "diffuse.serve";
+    /** {@link #memoryBudget}: derived from each rank's free memory ({@code memory-budget = auto}). */
+    public static final long AUTO_BUDGET = -1;
 
     /** Reads {@code diffuse.serve}; {@code DIFFUSE_API_KEY}-style fallbacks are the configuration's environment layer. */
     public static ServeSettings from(Config config) {
@@ -45,7 +51,8 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
                 s.getBytes("disk-budget"), s.getBytes("max-body-bytes"), s.getInt("max-prompt-chars"),
                 s.getLong("max-image-pixels"), s.getInt("max-frames"), s.getInt("max-steps"), positive(s, "drain-timeout"),
                 s.getDuration("fault-linger"), s.getBoolean("write-tensors"), maxRestarts(s),
-                s.getString("admin-key").trim(), apiKeys(s), strings(s, "allowed-hosts"), strings(s, "cors-origins"));
+                s.getString("admin-key").trim(), apiKeys(s), strings(s, "allowed-hosts"), strings(s, "cors-origins"),
+                memoryBudget(s), nonNegative(s, "max-video-pixels"));
     }
 
     /** {@code api-key} (one key, as before) and {@code api-keys} (several), without blanks or repeats. */
@@ -62,6 +69,30 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
     /** A list key ("a,b" from a flag or the environment is the list [a, b]), without blanks or repeats. */
     private static List<String> strings(Config s, String key) {
         return s.getStringList(key).stream().map(String::trim).filter(v -> !v.isEmpty()).distinct().toList();
+    }
+
+    private static long memoryBudget(Config s) {
+        if (s.getString("memory-budget").trim().equalsIgnoreCase("auto")) {
+            return AUTO_BUDGET;
+        }
+        try {
+            long bytes = s.getBytes("memory-budget");
+            if (bytes >= 0) {
+                return bytes;
+            }
+        } catch (com.typesafe.config.ConfigException e) {
+            // reported below
+        }
+        throw new ConfigException(PREFIX + ".memory-budget", s.getString("memory-budget"),
+                "must be auto, a size such as 8GiB, or 0 (no memory admission)");
+    }
+
+    private static long nonNegative(Config s, String key) {
+        long n = s.getLong(key);
+        if (n < 0) {
+            throw new ConfigException(PREFIX + "." + key, n, "must be 0 (no limit) or more");
+        }
+        return n;
     }
 
     private static int maxRestarts(Config s) {

@@ -74,6 +74,8 @@ final class VideoServer {
     private final ServeMetrics metrics;
     /** /admin/defaults: the layer between the server's start flags and a request's own fields. */
     private final AdminDefaults admin;
+    /** The limits every job's plan must fit (frames, steps, pixels, memory), whatever layer set its values. */
+    private final JobAdmission admission;
     private final ScheduledExecutorService janitor;
     private final JobStore store;
     /** The output folder as storage: staged uploads, what a job owns, the disk budget's count. */
@@ -85,6 +87,7 @@ final class VideoServer {
     private volatile RankInventory[] inventories;
     private final long[] residentBytes;
     private final long[] deviceBytes;
+    private final boolean onCuda;
     private volatile State state = State.loading;
     private volatile String failure;
     private volatile long drainDeadline = Long.MAX_VALUE;
@@ -92,7 +95,8 @@ final class VideoServer {
     private int port;
 
     VideoServer(ServeSettings settings, String modelId, String family, int worldSize,
-            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts, boolean onCuda) {
+            Function<Map<String, Object>, GenerationPlan> planner, RestartBudget restarts, boolean onCuda,
+            Function<GenerationPlan, java.util.OptionalLong> memoryEstimate) {
         this.settings = settings;
         this.modelId = modelId;
         this.family = family;
@@ -105,11 +109,14 @@ final class VideoServer {
         this.inventories = new RankInventory[worldSize];
         this.residentBytes = new long[worldSize];
         this.deviceBytes = new long[worldSize];
+        this.onCuda = onCuda;
         this.metrics = new ServeMetrics(queue::size, () -> groupBytes, () -> residentBytes.clone(),
                 onCuda ? () -> deviceBytes.clone() : null);
+        this.admission = new JobAdmission(settings, memoryEstimate, () -> inventories);
         this.admin = new AdminDefaults(settings, worldSize, flags -> {
             GenerationPlan plan = planner.apply(flags);
             requireWorld(plan);
+            admission.check(plan);
             // An override naming what some rank lacks would make every request fail: refuse it now.
             String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
             if (lacking != null) {
@@ -272,6 +279,7 @@ final class VideoServer {
         try {
             plan = planner.apply(admin.under(job.flags)); // the admin defaults as they are now
             requireWorld(plan);
+            admission.check(plan);
         } catch (DiffuseException | ApiError e) {
             // The configuration changed since the job was admitted (hot swap) and no longer fits it.
             finishFailed(job, "invalid_request", e.getMessage());
@@ -283,6 +291,7 @@ final class VideoServer {
         job.start(describe(plan.settings()));
         store.save(job);
         metrics.running(true);
+        long residentBefore = onCuda ? deviceBytes[0] : residentBytes[0];
         try {
             control.send(ControlPlane.JOB, payload);
             JobRunner.Outcome outcome = runner.run(JobRunner.parse(payload), progressOf(job), () -> decide(job),
@@ -307,6 +316,8 @@ final class VideoServer {
                 }
             } else {
                 outcome.result().stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
+                outcome.result().stagePeakBytes().values().stream().mapToLong(Long::longValue).max()
+                        .ifPresent(peak -> job.memoryPeak(Math.max(0, peak - residentBefore)));
                 recordTraffic(groupsOf.apply(plan));
                 if (job.complete(settings.jobTtl().toSeconds())) {
                     store.save(job);
@@ -709,6 +720,7 @@ final class VideoServer {
         VideoRequests.Parsed parsed;
         GenerationPlan plan;
         Map<String, Object> flags;
+        JobAdmission.Admitted memory;
         try {
             parsed = VideoRequests.parse(fields, modelId, family, settings);
             flags = new LinkedHashMap<>(parsed.flags());
@@ -732,6 +744,7 @@ final class VideoServer {
             if (lacking != null) {
                 throw ApiError.invalid("parallel", lacking);
             }
+            memory = admission.check(plan);
         } catch (ApiError e) {
             metrics.rejected("invalid_request");
             throw e;
@@ -746,6 +759,8 @@ final class VideoServer {
         }
         Job job = new Job(id, modelId, parsed.prompt(), size, seconds, flags, settings.outputDir());
         job.owner = (String) request.getAttribute(ApiKeys.CALLER);
+        job.memoryAdmitted(memory.estimateBytes().isPresent() ? memory.estimateBytes().getAsLong() : null,
+                memory.budgetBytes() > 0 ? memory.budgetBytes() : null);
         synchronized (queue) {
             if (state != State.ready && state != State.loading) {
                 // SIGTERM (or a rank failure) came while the request was read: the queue was failed under this lock.

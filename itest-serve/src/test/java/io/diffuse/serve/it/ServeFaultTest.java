@@ -35,7 +35,9 @@ class ServeFaultTest {
     @Test
     void aFailedAllocationFailsOnlyItsJobAndAKilledRankIsRestartedWithTheQueuedJobRunAfterwards() throws Exception {
         int port = ServeProcess.freePort(); // fixed: the restarted rank 0 listens where clients know it
-        try (ServeProcess serve = new ServeProcess(port, tmp, Map.of(), "-C", "diffuse.serve.max-frames=2000000001")) {
+        try (ServeProcess serve = new ServeProcess(port, tmp, Map.of(), "-C", "diffuse.serve.max-frames=2000000001",
+                // admission off, so that the allocation itself fails
+                "-C", "diffuse.serve.memory-budget=0", "-C", "diffuse.serve.max-video-pixels=0")) {
             serve.awaitReady(Duration.ofMinutes(3));
 
             // 1. 2,000,000,001 frames of 64x64: the initial noise alone would be 128 GB, which the allocator

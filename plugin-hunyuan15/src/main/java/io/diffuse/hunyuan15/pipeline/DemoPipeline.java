@@ -83,6 +83,29 @@ public final class DemoPipeline {
 
     /** Writes the demo pipeline root (model_index.json, transformer/, vae/, scheduler/) under {@code root}. */
     public static void write(Path root, ModelContext context) {
+        Map<String, Object> transformer = transformerJson();
+        Map<String, Object> vae = vaeJson();
+        try {
+            Files.createDirectories(root.resolve("transformer"));
+            Files.createDirectories(root.resolve("vae"));
+            Files.createDirectories(root.resolve("scheduler"));
+            Files.writeString(root.resolve("model_index.json"), "{\"_class_name\": \"HunyuanVideo15Pipeline\"}\n");
+            Files.writeString(root.resolve("transformer/config.json"), json(transformer));
+            Files.writeString(root.resolve("vae/config.json"), json(vae));
+            Files.writeString(root.resolve("scheduler/scheduler_config.json"),
+                    "{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\", \"shift\": 5.0, \"num_train_timesteps\": 1000}\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Generator generator = torch.createCPUGenerator(SEED);
+        context.checkpoints().writeTensors(root.resolve("transformer/diffusion_pytorch_model.safetensors"),
+                randomWeights(transformerConfig().expectedShapes(), generator));
+        context.checkpoints().writeTensors(root.resolve("vae/diffusion_pytorch_model.safetensors"),
+                randomWeights(AutoencoderKLHunyuanVideo15.expectedKeys(vaeConfig()), generator));
+    }
+
+    /** The demo transformer's config.json fields (rope_axes_dim as its JSON text). */
+    private static Map<String, Object> transformerJson() {
         Map<String, Object> transformer = new LinkedHashMap<>();
         transformer.put("_class_name", "HunyuanVideo15Transformer3DModel");
         transformer.put("in_channels", 9);
@@ -98,33 +121,37 @@ public final class DemoPipeline {
         transformer.put("rope_axes_dim", "[4, 6, 6]");
         transformer.put("target_size", 128);
         transformer.put("byt5_projection_dim", 32);
+        return transformer;
+    }
+
+    /** The demo VAE's config.json fields (block_out_channels as its JSON text). */
+    private static Map<String, Object> vaeJson() {
         Map<String, Object> vae = new LinkedHashMap<>();
         vae.put("_class_name", "AutoencoderKLHunyuanVideo15");
         vae.put("latent_channels", 4);
         vae.put("block_out_channels", "[4, 8, 16, 32, 32]");
         vae.put("layers_per_block", 1);
         vae.put("scaling_factor", 1.03682);
-        try {
-            Files.createDirectories(root.resolve("transformer"));
-            Files.createDirectories(root.resolve("vae"));
-            Files.createDirectories(root.resolve("scheduler"));
-            Files.writeString(root.resolve("model_index.json"), "{\"_class_name\": \"HunyuanVideo15Pipeline\"}\n");
-            Files.writeString(root.resolve("transformer/config.json"), json(transformer));
-            Files.writeString(root.resolve("vae/config.json"), json(vae));
-            Files.writeString(root.resolve("scheduler/scheduler_config.json"),
-                    "{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\", \"shift\": 5.0, \"num_train_timesteps\": 1000}\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        Map<String, Object> parsedTransformer = new LinkedHashMap<>(transformer);
-        parsedTransformer.put("rope_axes_dim", java.util.List.of(4, 6, 6));
-        Map<String, Object> parsedVae = new LinkedHashMap<>(vae);
-        parsedVae.put("block_out_channels", java.util.List.of(4, 8, 16, 32, 32));
-        Generator generator = torch.createCPUGenerator(SEED);
-        context.checkpoints().writeTensors(root.resolve("transformer/diffusion_pytorch_model.safetensors"),
-                randomWeights(HunyuanVideo15TransformerConfig.fromMap(parsedTransformer).expectedShapes(), generator));
-        context.checkpoints().writeTensors(root.resolve("vae/diffusion_pytorch_model.safetensors"),
-                randomWeights(AutoencoderKLHunyuanVideo15.expectedKeys(HunyuanVideo15VaeConfig.fromJson(parsedVae)), generator));
+        return vae;
+    }
+
+    /** The demo transformer's configuration, as its config.json reads (shapes only, no weights). */
+    public static HunyuanVideo15TransformerConfig transformerConfig() {
+        Map<String, Object> parsed = new LinkedHashMap<>(transformerJson());
+        parsed.put("rope_axes_dim", java.util.List.of(4, 6, 6));
+        return HunyuanVideo15TransformerConfig.fromMap(parsed);
+    }
+
+    /** The demo VAE's configuration, as its config.json reads (shapes only, no weights). */
+    public static HunyuanVideo15VaeConfig vaeConfig() {
+        Map<String, Object> parsed = new LinkedHashMap<>(vaeJson());
+        parsed.put("block_out_channels", java.util.List.of(4, 8, 16, 32, 32));
+        return HunyuanVideo15VaeConfig.fromJson(parsed);
+    }
+
+    /** Prompt tokens of the demo's encoders (template crop plus glyph tokens), for memory estimates. */
+    public static int textTokens() {
+        return PROMPT_TOKENS + GLYPH_TOKENS;
     }
 
     /**

@@ -231,6 +231,10 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             }
             checkSize(height, width, request.numFrames());
             progress.stageFinished("encode");
+            // A stage boundary every rank reaches: a cancel asked during the encode stops here, before denoising.
+            if (progress.interruptRequested("encode", 0, 0)) {
+                throw new io.diffuse.api.model.GenerationInterruptedException("encode");
+            }
 
             // ---- denoise.
             progress.stageStarted("denoise");
@@ -256,66 +260,70 @@ public final class HunyuanVideo15Pipeline implements Pipeline {
             SequenceParallelAttention attention = context.attention();
             boolean meanflow = transformer.config().useMeanflow();
             latents.retainReference();
-            // One step cache per generation, its state kept per guidance branch (diffusers' cache_context names).
-            StepCache cache = context.cachePolicy().create(new StepCachePolicy.CacheRun(
-                    context.configuration(CACHE_CONFIGURATION), steps, context.rank()));
-            ProcessGroup sequence = groups.sequence();
-            try (cache) {
-                for (int i = 0; i < steps; i++) {
-                    int stepIndex = i;
-                    java.util.function.Function<String, HunyuanVideo15Transformer3DModel.Caching> caching =
-                            branch -> new HunyuanVideo15Transformer3DModel.Caching(cache, new CacheStep(stepIndex, branch), sequence);
-                    Tensor next;
-                    try (PointerScope step = new PointerScope()) {
-                        Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
-                                new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
-                        Tensor t = scalar(timesteps[i], runType, device);
-                        Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType, device) : null;
-                        Tensor pred;
-                        if (!guidance) {
-                            pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
-                        } else if (cfgParallel) {
-                            // Each rank of the cfg pair runs one branch and so keeps only that branch's cache state.
-                            boolean conditional = groups.runsConditional();
-                            Map<String, Tensor> mine = conditional ? condEmbeds : uncondEmbeds;
-                            pred = groups.combineGuidance(forward(modelIn, t, tr, mine, imageEmbedsRun, attention,
-                                    caching.apply(conditional ? CacheStep.COND : CacheStep.UNCOND)), request.guidanceScale());
-                        } else {
-                            Tensor predCond = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
-                            Tensor predUncond = forward(modelIn, t, tr, uncondEmbeds, imageEmbedsRun, attention,
-                                    caching.apply(CacheStep.UNCOND));
-                            pred = predUncond.add(predCond.sub(predUncond).mul(new Scalar(request.guidanceScale())));
+            try {
+                // One step cache per generation, its state kept per guidance branch (diffusers' cache_context names).
+                StepCache cache = context.cachePolicy().create(new StepCachePolicy.CacheRun(
+                        context.configuration(CACHE_CONFIGURATION), steps, context.rank()));
+                ProcessGroup sequence = groups.sequence();
+                try (cache) {
+                    for (int i = 0; i < steps; i++) {
+                        int stepIndex = i;
+                        java.util.function.Function<String, HunyuanVideo15Transformer3DModel.Caching> caching =
+                                branch -> new HunyuanVideo15Transformer3DModel.Caching(cache, new CacheStep(stepIndex, branch), sequence);
+                        Tensor next;
+                        try (PointerScope step = new PointerScope()) {
+                            Tensor modelIn = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
+                                    new org.bytedeco.pytorch.TensorVector(latents, cond, mask)), 1);
+                            Tensor t = scalar(timesteps[i], runType, device);
+                            Tensor tr = meanflow ? scalar(i == steps - 1 ? 0f : timesteps[i + 1], runType, device) : null;
+                            Tensor pred;
+                            if (!guidance) {
+                                pred = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
+                            } else if (cfgParallel) {
+                                // Each rank of the cfg pair runs one branch and so keeps only that branch's cache state.
+                                boolean conditional = groups.runsConditional();
+                                Map<String, Tensor> mine = conditional ? condEmbeds : uncondEmbeds;
+                                pred = groups.combineGuidance(forward(modelIn, t, tr, mine, imageEmbedsRun, attention,
+                                        caching.apply(conditional ? CacheStep.COND : CacheStep.UNCOND)), request.guidanceScale());
+                            } else {
+                                Tensor predCond = forward(modelIn, t, tr, condEmbeds, imageEmbedsRun, attention, caching.apply(CacheStep.COND));
+                                Tensor predUncond = forward(modelIn, t, tr, uncondEmbeds, imageEmbedsRun, attention,
+                                        caching.apply(CacheStep.UNCOND));
+                                pred = predUncond.add(predCond.sub(predUncond).mul(new Scalar(request.guidanceScale())));
+                            }
+                            next = sched.step(pred, i, latents);
+                            next.retainReference();
                         }
-                        next = sched.step(pred, i, latents);
-                        next.retainReference();
-                    }
-                    latents.releaseReference();
-                    latents = next;
-                    progress.step("denoise", i + 1, steps);
-                    // diffusers' `interrupt`, asked on every rank at the same step (see ProgressListener).
-                    if (progress.interruptRequested("denoise", i + 1, steps)) {
-                        throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
+                        latents.releaseReference();
+                        latents = next;
+                        progress.step("denoise", i + 1, steps);
+                        // diffusers' `interrupt`, asked on every rank at the same step (see ProgressListener).
+                        if (progress.interruptRequested("denoise", i + 1, steps)) {
+                            throw new io.diffuse.api.model.GenerationInterruptedException("denoise", i + 1, steps);
+                        }
                     }
                 }
-            }
-            progress.stageFinished("denoise");
+                progress.stageFinished("denoise");
 
-            // ---- decode.
-            progress.stageStarted("decode");
-            Tensor decoded = context.vaeExecutor().decode(vae, latents.div(new Scalar(vae.scalingFactor())), context.vaeRun());
-            // Ranks that do not receive the result get null or an empty tensor from the executor.
-            Tensor video = decoded == null || decoded.numel() == 0 ? null
-                    : decoded.to(ScalarType.Float).mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.0)),
-                            new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
-            progress.stageFinished("decode");
-            Tensor latentsOut = latents.to(ScalarType.Float).clone();
-            latents.releaseReference();
-            escape(latentsOut, outer);
-            if (video != null) {
-                escape(video, outer);
+                // ---- decode.
+                progress.stageStarted("decode");
+                Tensor decoded = context.vaeExecutor().decode(vae, latents.div(new Scalar(vae.scalingFactor())), context.vaeRun());
+                // Ranks that do not receive the result get null or an empty tensor from the executor.
+                Tensor video = decoded == null || decoded.numel() == 0 ? null
+                        : decoded.to(ScalarType.Float).mul(new Scalar(0.5)).add(new Scalar(0.5)).clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(0.0)),
+                                new org.bytedeco.pytorch.ScalarOptional(new Scalar(1.0)));
+                progress.stageFinished("decode");
+                Tensor latentsOut = latents.to(ScalarType.Float).clone();
+                escape(latentsOut, outer);
+                if (video != null) {
+                    escape(video, outer);
+                }
+                // Stage times and memory are measured by the engine around the progress events.
+                return new GenerationResult(latentsOut, video, Map.of(), Map.of());
+            } finally {
+                // The latents outlive each step's scope; released on every way out (a cancel, a failed allocation).
+                latents.releaseReference();
             }
-            // Stage times and memory are measured by the engine around the progress events.
-            return new GenerationResult(latentsOut, video, Map.of(), Map.of());
         }
     }
 
