@@ -8,6 +8,7 @@ import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.generate.GenerationPlan;
 import io.diffuse.core.generate.GenerationService;
+import io.diffuse.core.serve.ManagedLayer;
 import io.diffuse.core.serve.ServeRank;
 import io.diffuse.core.serve.ServeSettings;
 import java.io.IOException;
@@ -44,6 +45,7 @@ public final class ServeCommand extends RankedCommand {
     private GenerationService service;
     private GenerationPlan plan;
     private ServeSettings serve;
+    private final ManagedLayer managed = new ManagedLayer(this::checkManaged);
 
     public ServeCommand(CliEnvironment env) {
         super(env);
@@ -80,11 +82,26 @@ public final class ServeCommand extends RankedCommand {
 
     /** The checked plan of one request: its flags over the server's, the configuration read now. */
     private synchronized GenerationPlan planFor(Map<String, Object> request) {
+        return planWith(request, managed.usable(env.managedConfiguration().get()));
+    }
+
+    private GenerationPlan planWith(Map<String, Object> request, Map<String, ?> managedLayer) {
         Map<String, Object> f = options.flags();
         f.putAll(request);
-        LayeredConfig layers = ConfigLoader.layers(options.configFile(), f, env.managedConfiguration().get(),
-                env.registry().classLoaders());
-        return service.checkedPlan(layers);
+        LayeredConfig layers = ConfigLoader.layers(options.configFile(), f, managedLayer, env.registry().classLoaders());
+        // The world is fixed once the ranks run: where no layer gives a rank count, it is the running one.
+        return service.checkedPlan(layers.withDefault("diffuse.parallel.nproc", plan.settings().parallel().nproc(),
+                "diffuse serve: the running world"));
+    }
+
+    /** Plans a request with {@code managedLayer} as a job would; throws when that plan cannot run on this world. */
+    private void checkManaged(Map<String, ?> managedLayer) {
+        GenerationPlan p = planWith(Map.of("diffuse.generate.prompt", "deploy check", "diffuse.generate.output",
+                serve.outputDir().resolve("deploy-check.mp4").toString()), managedLayer);
+        int world = plan.settings().parallel().nproc();
+        if (p.settings().parallel().nproc() != world) {
+            throw new DiffuseException("the plan needs " + p.settings().parallel().nproc() + " ranks; this server runs " + world);
+        }
     }
 
     @Override
@@ -105,7 +122,7 @@ public final class ServeCommand extends RankedCommand {
 
     @Override
     protected int runOnRank(RankRuntime runtime) {
-        return ServeRank.run(runtime, service, plan, serve, checkpoints, this::planFor, spec.commandLine().getOut(),
-                spec.commandLine().getErr());
+        return ServeRank.run(runtime, service, plan, serve, checkpoints, this::planFor, managed::describe,
+                spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 }

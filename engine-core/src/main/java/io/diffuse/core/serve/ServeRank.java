@@ -27,16 +27,20 @@ public final class ServeRank {
      * Serves until shut down.
      *
      * @param planner request flags to a checked plan (the configuration re-read for each job)
+     * @param managedLayer the managed layer as the planner last used it ({@link ManagedLayer#describe})
      * @return this rank's exit code
      */
     public static int run(RankRuntime runtime, GenerationService service, GenerationPlan loaded, ServeSettings settings,
-            CheckpointLoader checkpoints, Function<Map<String, Object>, GenerationPlan> planner, PrintWriter out,
-            PrintWriter err) {
+            CheckpointLoader checkpoints, Function<Map<String, Object>, GenerationPlan> planner,
+            java.util.function.Supplier<Map<String, Object>> managedLayer, PrintWriter out, PrintWriter err) {
         boolean rank0 = runtime.rank() == 0;
         String modelId = loaded.model().source().toString();
         RestartBudget restarts = RestartBudget.from(System.getenv());
         VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,
                 restarts, runtime.device().is_cuda()) : null;
+        if (server != null) {
+            server.managedLayer(managedLayer);
+        }
         CountDownLatch loopDone = new CountDownLatch(1);
         AtomicInteger exitCode = new AtomicInteger(1);
         Duration wait = settings.drainTimeout().plus(settings.faultLinger()).plusSeconds(30);

@@ -638,6 +638,11 @@ final class VideoServer {
         }
     }
 
+    /** What {@code /admin/defaults} shows of the managed layer (a deploy/ .cfg) the jobs plan with. */
+    void managedLayer(java.util.function.Supplier<Map<String, Object>> status) {
+        admin.managedLayer(status);
+    }
+
     /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */
     private boolean adminDefaults(Request request, String method, Response response, Callback callback) {
         admin.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION));
