@@ -5,7 +5,9 @@ import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
 import io.diffuse.core.config.ConfigLoader;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.distributed.RankEnvironment;
 import io.diffuse.core.distributed.RankRuntime;
+import io.diffuse.core.launch.ListenAddress;
 import io.diffuse.core.generate.GenerationPlan;
 import io.diffuse.core.generate.GenerationService;
 import io.diffuse.core.serve.ManagedLayer;
@@ -41,6 +43,9 @@ public final class ServeCommand extends RankedCommand {
     @Option(names = "--output-dir", paramLabel = "DIR", description = "Folder for the jobs' videos (diffuse.serve.output-dir).")
     Path outputDir;
 
+    /** Environment of restarted ranks: the port rank 0 listened on first (not a DIFFUSE_* key: no configuration layer). */
+    static final String RESTART_PORT = "IO_DIFFUSE_SERVE_PORT";
+
     private final DiffusersCheckpointLoader checkpoints = new DiffusersCheckpointLoader();
     private GenerationService service;
     private GenerationPlan plan;
@@ -51,7 +56,7 @@ public final class ServeCommand extends RankedCommand {
         super(env);
         options.extraFlags = f -> {
             EngineOptions.put(f, "diffuse.serve.host", host);
-            EngineOptions.put(f, "diffuse.serve.port", port);
+            EngineOptions.put(f, "diffuse.serve.port", restartedOnPort().orElse(port));
             EngineOptions.put(f, "diffuse.generate.model", model);
             EngineOptions.put(f, "diffuse.generate.model-family", modelFamily);
             EngineOptions.put(f, "diffuse.serve.output-dir", outputDir == null ? null : outputDir.toString());
@@ -69,6 +74,12 @@ public final class ServeCommand extends RankedCommand {
                     + " class path (" + e.getMessage() + " is missing); the distribution ships them in lib/");
         }
         serve = ServeSettings.from(layers.effective());
+        String rank = environment().get(RankEnvironment.RANK);
+        if (rank == null || rank.trim().equals("0")) {
+            // The process that listens (or launches the one that will): a port held by another process is one
+            // line now, before any rank loads the model, not a rank crash to restart for.
+            ListenAddress.requireFree(serve.host(), serve.port());
+        }
         try {
             Files.createDirectories(serve.outputDir());
         } catch (IOException e) {
@@ -102,6 +113,35 @@ public final class ServeCommand extends RankedCommand {
         if (p.settings().parallel().nproc() != world) {
             throw new DiffuseException("the plan needs " + p.settings().parallel().nproc() + " ranks; this server runs " + world);
         }
+    }
+
+    /**
+     * The port rank 0 listened on before its launcher restarted the ranks: {@code --port 0} picks one
+     * port for the server's whole life, as clients know it (the launcher passes it on, see
+     * {@link #launcherRestartEnvironment}).
+     */
+    private java.util.Optional<Integer> restartedOnPort() {
+        Map<String, String> environ = environment();
+        String chosen = environ.get(RESTART_PORT);
+        if (chosen == null || environ.get(RankEnvironment.LOCAL_LAUNCHER) == null) {
+            return java.util.Optional.empty();
+        }
+        try {
+            return java.util.Optional.of(Integer.parseInt(chosen.trim()));
+        } catch (NumberFormatException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    @Override
+    protected Map<String, String> launcherRestartEnvironment(String rank0Line) {
+        int at = rank0Line.indexOf(ServeRank.LISTENING);
+        if (at < 0) {
+            return Map.of();
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(":(\\d+)\\s").matcher(rank0Line.substring(at
+                + ServeRank.LISTENING.length()));
+        return m.find() ? Map.of(RESTART_PORT, m.group(1)) : Map.of();
     }
 
     @Override

@@ -20,6 +20,9 @@ import java.util.function.Function;
  * to stop) and exits 0.
  */
 public final class ServeRank {
+    /** How rank 0's line that names its address begins: {@code diffuse serve: listening on http://HOST:PORT ...}. */
+    public static final String LISTENING = "diffuse serve: listening on http://";
+
     private ServeRank() {
     }
 
@@ -67,7 +70,7 @@ public final class ServeRank {
         try {
             if (server != null) {
                 int port = server.start();
-                out.println("diffuse serve: listening on http://" + settings.host() + ":" + port + " (" + modelId + ", "
+                out.println(LISTENING + settings.host() + ":" + port + " (" + modelId + ", "
                         + runtime.worldSize() + " rank(s)); outputs in " + settings.outputDir());
                 out.flush();
             }

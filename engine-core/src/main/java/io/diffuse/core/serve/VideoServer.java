@@ -162,6 +162,11 @@ final class VideoServer {
         try {
             http.start();
         } catch (Exception e) {
+            Throwable cause = e instanceof java.net.BindException ? e : e.getCause();
+            if (cause instanceof java.net.BindException bind) {
+                // Taken since the check before the ranks started: the same one line, and the launcher does not restart.
+                throw io.diffuse.core.launch.ListenAddress.inUse(settings.host(), settings.port(), bind);
+            }
             throw new DiffuseException("cannot listen on " + settings.host() + ":" + settings.port() + " (diffuse.serve.host/port): "
                     + e.getMessage(), e);
         }
