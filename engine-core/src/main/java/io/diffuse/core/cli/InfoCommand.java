@@ -74,10 +74,12 @@ public final class InfoCommand implements Callable<Integer> {
         // Validate too, so `info` doubles as a configuration check: the default model's plan (its rank count
         // and layout under the user's keys, as generate and serve read them), else the settings alone.
         GenerationPlan modelPlan;
+        String notRunnable = null;
         try {
             modelPlan = new GenerationService(registry, new DiffusersCheckpointLoader()).plan(layers);
         } catch (DiffuseException e) {
             modelPlan = null;
+            notRunnable = e.getMessage();
         }
         EngineSettings settings = modelPlan != null ? modelPlan.settings() : EngineSettings.from(config);
         io.diffuse.core.config.PluginConfigurationCheck.run(registry, settings);
@@ -97,14 +99,13 @@ public final class InfoCommand implements Callable<Integer> {
             out.println("  managed    " + ConfigLoader.managedSource(managed) + ": " + ManagedLayer.render(managedKeys)
                     + (managedError == null ? "" : ": its plan cannot run (" + managedError + "); shown here without it"));
         }
-        try {
-            GenerationPlan plan = new GenerationService(registry, new DiffusersCheckpointLoader()).plan(layers);
-            EngineSettings g = plan.settings();
-            out.println("  generate   " + plan.model().source() + " (" + plan.model().family() + "): " + g.parallel().plan()
-                    + ", strategy " + g.parallel().strategy() + ", vae executor " + g.vae().executor()
-                    + ", " + plan.generate().numInferenceSteps() + " steps");
-        } catch (DiffuseException e) {
-            out.println("  generate   not runnable as configured: " + e.getMessage());
+        if (modelPlan != null) {
+            EngineSettings g = modelPlan.settings();
+            out.println("  generate   " + modelPlan.model().source() + " (" + modelPlan.model().family() + "): "
+                    + g.parallel().plan() + ", strategy " + g.parallel().strategy() + ", vae executor " + g.vae().executor()
+                    + ", " + modelPlan.generate().numInferenceSteps() + " steps");
+        } else {
+            out.println("  generate   not runnable as configured: " + notRunnable);
         }
         section(out, "Model providers", registry.models());
         section(out, "Parallel strategies", registry.strategies());

@@ -154,7 +154,7 @@ public final class LocalLauncher {
         java.util.concurrent.atomic.AtomicBoolean addressInUse = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.function.Consumer<String> rank0Says = line -> {
             announced.putAll(restartEnvironment.apply(line));
-            if (line.contains(ListenAddress.IN_USE)) {
+            if (line.contains("cannot listen on") && line.contains(ListenAddress.IN_USE)) {
                 addressInUse.set(true);
             }
         };
