@@ -48,6 +48,37 @@ class ServePortTest {
         }
     }
 
+    /**
+     * The port is free when the launcher checks it and taken before rank 0 listens (here: bound by this
+     * test once rank 0's process exists): rank 0 names the holder and the launcher does not restart.
+     */
+    @Test
+    void aPortTakenAfterTheLaunchersCheckStopsTheServerWithoutARestart() throws Exception {
+        int port = ServeProcess.freePort();
+        try (ServeProcess serve = new ServeProcess(port, tmp, Map.of())) {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+            while (!serve.output().contains("[launcher] rank 0 started") && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            ServerSocket held;
+            try {
+                held = new ServerSocket(port, 1, InetAddress.getLoopbackAddress());
+            } catch (java.net.BindException rank0WasFaster) {
+                org.junit.jupiter.api.Assumptions.abort("rank 0 bound port " + port + " before this test could take it");
+                return;
+            }
+            try (held) {
+                assertTrue(serve.launcher.waitFor(2, TimeUnit.MINUTES), "serve did not exit\n" + serve.output());
+                Thread.sleep(200); // the output pumps
+                String output = serve.output();
+                assertNotEquals(0, serve.launcher.exitValue(), output);
+                assertTrue(output.lines().anyMatch(l -> l.startsWith("[rank 0] error: cannot listen on 127.0.0.1:" + port
+                        + ": the address is in use by pid " + ProcessHandle.current().pid() + " (java)")), output);
+                assertFalse(output.contains("restarting"), output);
+            }
+        }
+    }
+
     @Test
     void withPortZeroTheRanksRestartedAfterARankIsKilledListenOnTheSamePort() throws Exception {
         try (ServeProcess serve = new ServeProcess(0, tmp, Map.of())) {
