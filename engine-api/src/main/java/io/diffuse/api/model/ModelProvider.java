@@ -52,7 +52,9 @@ public interface ModelProvider {
      * Configuration defaults that come with {@code source} (e.g. a demo's parallel plan and size), as
      * groups of full configuration paths: a group applies as a whole, and only when the user set
      * none of its keys, so explicit settings always win and related defaults are never half applied.
-     * Default: none.
+     * A group with {@code diffuse.parallel.nproc} is the rank count and the layout for it: the rank
+     * count applies unless one is given, the layout only while neither a rank count nor any of its keys
+     * is given. Default: none.
      */
     default List<Map<String, Object>> defaultSettings(ModelSource source) {
         return List.of();

@@ -2,10 +2,12 @@ package io.diffuse.core.cli;
 
 import io.diffuse.api.DiffuseException;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
+import io.diffuse.core.config.ConfigLoader;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
 import io.diffuse.core.generate.GenerationPlan;
 import io.diffuse.core.generate.GenerationService;
+import io.diffuse.core.serve.ManagedLayer;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigRenderOptions;
@@ -52,8 +54,34 @@ public final class InfoCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        // Validate too, so `info` doubles as a configuration check.
-        EngineSettings settings = EngineSettings.from(config);
+        // A managed layer (deploy/*.cfg, ConfigAdmin) whose plan cannot run while the layers below can is
+        // shown, and the rest is shown without it, as a server plans without it.
+        java.util.Map<String, ?> managed = env.managedConfiguration().get();
+        java.util.Map<String, Object> managedKeys = ConfigLoader.managedKeys(managed);
+        String managedError = null;
+        if (!managedKeys.isEmpty()) {
+            String withIt = planError(registry, layers);
+            if (withIt != null) {
+                LayeredConfig below = ConfigLoader.layers(options.configFile(), options.flags(), java.util.Map.of(),
+                        registry.classLoaders());
+                if (planError(registry, below) == null) {
+                    managedError = withIt;
+                    layers = below;
+                    config = below.effective();
+                }
+            }
+        }
+        // Validate too, so `info` doubles as a configuration check: the default model's plan (its rank count
+        // and layout under the user's keys, as generate and serve read them), else the settings alone.
+        GenerationPlan modelPlan;
+        String notRunnable = null;
+        try {
+            modelPlan = new GenerationService(registry, new DiffusersCheckpointLoader()).plan(layers);
+        } catch (DiffuseException e) {
+            modelPlan = null;
+            notRunnable = e.getMessage();
+        }
+        EngineSettings settings = modelPlan != null ? modelPlan.settings() : EngineSettings.from(config);
         io.diffuse.core.config.PluginConfigurationCheck.run(registry, settings);
         out.println("Diffuse " + Versions.diffuse());
         out.println("  java       " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
@@ -67,14 +95,17 @@ public final class InfoCommand implements Callable<Integer> {
         out.println("Configured");
         out.println("  device " + settings.device() + ", dtype " + settings.dtype().label() + ", " + settings.parallel().plan()
                 + ", strategy " + settings.parallel().strategy() + ", vae executor " + settings.vae().executor());
-        try {
-            GenerationPlan plan = new GenerationService(registry, new DiffusersCheckpointLoader()).plan(layers);
-            EngineSettings g = plan.settings();
-            out.println("  generate   " + plan.model().source() + " (" + plan.model().family() + "): " + g.parallel().plan()
-                    + ", strategy " + g.parallel().strategy() + ", vae executor " + g.vae().executor()
-                    + ", " + plan.generate().numInferenceSteps() + " steps");
-        } catch (DiffuseException e) {
-            out.println("  generate   not runnable as configured: " + e.getMessage());
+        if (!managedKeys.isEmpty()) {
+            out.println("  managed    " + ConfigLoader.managedSource(managed) + ": " + ManagedLayer.render(managedKeys)
+                    + (managedError == null ? "" : ": its plan cannot run (" + managedError + "); shown here without it"));
+        }
+        if (modelPlan != null) {
+            EngineSettings g = modelPlan.settings();
+            out.println("  generate   " + modelPlan.model().source() + " (" + modelPlan.model().family() + "): "
+                    + g.parallel().plan() + ", strategy " + g.parallel().strategy() + ", vae executor " + g.vae().executor()
+                    + ", " + modelPlan.generate().numInferenceSteps() + " steps");
+        } else {
+            out.println("  generate   not runnable as configured: " + notRunnable);
         }
         section(out, "Model providers", registry.models());
         section(out, "Parallel strategies", registry.strategies());
@@ -87,6 +118,18 @@ public final class InfoCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** Why {@code layers} give no runnable plan of the default model, or null. */
+    private static String planError(PluginRegistry registry, LayeredConfig layers) {
+        try {
+            new GenerationService(registry, new DiffusersCheckpointLoader()).checkedPlan(
+                    layers.withDefault("diffuse.generate.output", java.nio.file.Path.of(System.getProperty("java.io.tmpdir"),
+                            "diffuse-info-check.mp4").toString(), "diffuse info"));
+            return null;
+        } catch (DiffuseException | com.typesafe.config.ConfigException e) {
+            return e.getMessage();
+        }
     }
 
     private static void section(PrintWriter out, String title, List<? extends Installed<?>> items) {

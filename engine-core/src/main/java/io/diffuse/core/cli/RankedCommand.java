@@ -76,6 +76,14 @@ public abstract class RankedCommand implements Callable<Integer> {
         return true;
     }
 
+    /**
+     * What the ranks of a restart must find in their environment, read from a line of rank 0's output
+     * (see {@link LocalLauncher}); none by default.
+     */
+    protected Map<String, String> launcherRestartEnvironment(String rank0Line) {
+        return Map.of();
+    }
+
     /** The process environment (RANK and friends). */
     protected Map<String, String> environment() {
         return System.getenv();
@@ -109,7 +117,7 @@ public abstract class RankedCommand implements Callable<Integer> {
             return LocalLauncher.launch(command, settings.parallel().nproc(), settings.dist().masterAddr(),
                     settings.dist().masterPort(), settings.dist().timeout(), spec.commandLine().getOut(),
                     spec.commandLine().getErr(), launcherStopGrace(settings), launcherRestarts(settings),
-                    launcherFaultGrace(settings));
+                    launcherFaultGrace(settings), this::launcherRestartEnvironment);
         }
         if (abandonsOutputsOnStop()) {
             io.diffuse.core.video.OutputTransaction.abandonOpenOnStop(); // now: a JVM that is stopping takes no hook

@@ -106,6 +106,34 @@ public final class ConfigLoader {
         return load(userFile, flags, managed, System.getenv(), System.getProperties(), referenceLoaders);
     }
 
+    /** The property in which FileInstall names the {@code .cfg} file a managed configuration came from. */
+    public static final String MANAGED_SOURCE = "felix.fileinstall.filename";
+
+    /** Where managed configuration came from: its {@code deploy/} file when known, else ConfigAdmin. */
+    public static String managedSource(Map<String, ?> managed) {
+        Object file = managed.get(MANAGED_SOURCE);
+        if (file == null) {
+            return "ConfigAdmin configuration io.diffuse.engine";
+        }
+        String s = String.valueOf(file);
+        try {
+            return s.startsWith("file:") ? Path.of(java.net.URI.create(s)).toString() : s;
+        } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+            return s;
+        }
+    }
+
+    /** The {@code diffuse.*} keys of managed configuration, in order, without ConfigAdmin's own. */
+    public static Map<String, Object> managedKeys(Map<String, ?> managed) {
+        Map<String, Object> keys = new java.util.TreeMap<>();
+        managed.forEach((k, v) -> {
+            if (k.startsWith("diffuse.") && v != null) {
+                keys.put(k, v);
+            }
+        });
+        return keys;
+    }
+
     /** Keeps the {@code diffuse.*} keys of managed configuration; ConfigAdmin's own keys (service.pid...) are dropped. */
     static Config fromManaged(Map<String, ?> managed) {
         Map<String, Object> selected = new LinkedHashMap<>();
@@ -114,7 +142,7 @@ public final class ConfigLoader {
                 selected.put(k, v instanceof String || v instanceof Number || v instanceof Boolean ? v : String.valueOf(v));
             }
         });
-        return fromPaths(selected, "managed configuration");
+        return fromPaths(selected, managed.containsKey(MANAGED_SOURCE) ? managedSource(managed) : "managed configuration");
     }
 
     static Config fromFlags(Map<String, ?> flags) {

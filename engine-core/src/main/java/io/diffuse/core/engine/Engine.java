@@ -75,13 +75,18 @@ public final class Engine {
                 managed.put(k, v);
             }
         });
+        Object file = properties.get(ConfigLoader.MANAGED_SOURCE);
+        Map<String, Object> withSource = new TreeMap<>(managed);
+        if (file != null && !managed.isEmpty()) {
+            withSource.put(ConfigLoader.MANAGED_SOURCE, String.valueOf(file)); // so messages can name the .cfg file
+        }
         Selection next;
         try {
-            next = new Selection(Map.copyOf(managed), EngineSettings.from(effective(managed)), null);
+            next = new Selection(Map.copyOf(withSource), EngineSettings.from(effective(managed)), null);
             LOG.info("engine configuration: strategy {}, vae executor {} (managed keys {})",
                     next.settings().parallel().strategy(), next.settings().vae().executor(), managed.keySet());
         } catch (DiffuseException e) {
-            next = new Selection(Map.copyOf(managed), null, e);
+            next = new Selection(Map.copyOf(withSource), null, e);
             // Every command builds its configuration with this layer and reports the error itself, in one
             // line; logged here only for a host that uses the component without a command.
             LOG.info("engine configuration rejected, work will fail until it is fixed: {}", e.getMessage());
@@ -94,8 +99,9 @@ public final class Engine {
     }
 
     /**
-     * The managed configuration layer (ConfigAdmin properties with {@code diffuse.} keys), for
-     * commands that build their own effective configuration with CLI flags on top.
+     * The managed configuration layer (ConfigAdmin properties with {@code diffuse.} keys, and
+     * {@value ConfigLoader#MANAGED_SOURCE} naming the {@code .cfg} file they came from), for commands
+     * that build their own effective configuration with CLI flags on top.
      */
     public Map<String, Object> managedConfiguration() {
         return selection.managed();

@@ -13,6 +13,7 @@ import io.diffuse.api.vae.TilingSettings;
 import io.diffuse.core.config.ConfigException;
 import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.config.LayeredConfig;
+import io.diffuse.core.config.ModelDefaults;
 import io.diffuse.core.config.ParallelDefaults;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.model.ModelResolver;
@@ -63,7 +64,7 @@ public final class GenerationService {
         // --model-family alone picks the family's own built-in model, not the configured default model.
         boolean familyOnly = asGiven.modelFamily().isPresent() && !layers.isSet(GenerateSettings.PREFIX + ".model");
         ResolvedModel model = models.resolve(familyOnly ? "" : asGiven.model(), asGiven.modelFamily());
-        LayeredConfig withModel = layers.withDefaultGroups(model.provider().defaultSettings(model.source()),
+        LayeredConfig withModel = ModelDefaults.add(layers, model.provider().defaultSettings(model.source()),
                 "built-in default of " + model.source());
         withModel = ParallelDefaults.allRanksInOneGroup(withModel, ParallelDefaults.RING);
         EngineSettings settings = EngineSettings.from(withModel.effective());

@@ -95,6 +95,19 @@ public final class LocalLauncher {
      */
     public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
             PrintWriter out, PrintWriter err, Duration stopGrace, int maxRestarts, Duration faultGrace) {
+        return launch(command, nproc, masterAddr, masterPort, timeout, out, err, stopGrace, maxRestarts, faultGrace,
+                line -> Map.of());
+    }
+
+    /**
+     * As above; {@code restartEnvironment} reads each line of rank 0's output and returns what the
+     * ranks of every later start (a restart) must find in their environment, e.g. the port a server's
+     * rank 0 chose for {@code --port 0}, so that it listens there again. A line of rank 0 with
+     * {@link ListenAddress#IN_USE} (its address is held by another process) is not restarted for.
+     */
+    public static int launch(List<String> command, int nproc, String masterAddr, int masterPort, Duration timeout,
+            PrintWriter out, PrintWriter err, Duration stopGrace, int maxRestarts, Duration faultGrace,
+            java.util.function.Function<String, Map<String, String>> restartEnvironment) {
         if (nproc < 2) {
             throw new IllegalArgumentException("the launcher runs 2 or more ranks, got " + nproc);
         }
@@ -137,6 +150,14 @@ public final class LocalLauncher {
             Runtime.getRuntime().halt(clean ? 0 : 1);
         }, "diffuse-rank-killer");
         Runtime.getRuntime().addShutdownHook(killer);
+        Map<String, String> announced = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicBoolean addressInUse = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.function.Consumer<String> rank0Says = line -> {
+            announced.putAll(restartEnvironment.apply(line));
+            if (line.contains("cannot listen on") && line.contains(ListenAddress.IN_USE)) {
+                addressInUse.set(true);
+            }
+        };
         try {
             int attempt = 0;
             int portRetries = 0;
@@ -146,8 +167,8 @@ public final class LocalLauncher {
                 procs.clear();
                 java.util.concurrent.atomic.AtomicBoolean portTaken = new java.util.concurrent.atomic.AtomicBoolean();
                 String failure = runRanks(command, nproc, masterAddr, port, timeout, out, err, procs, pumps, attempt,
-                        maxRestarts, portTaken);
-                if (failure != null && masterPort == 0 && !procs.get(0).isAlive()) {
+                        maxRestarts, portTaken, Map.copyOf(announced), rank0Says);
+                if (failure != null && !procs.get(0).isAlive()) {
                     // Rank 0 has exited: its output pumps end at once; read its last lines (the port report
                     // among them) before deciding, or the decision races the pump.
                     joinAll(pumps.subList(0, Math.min(2, pumps.size())));
@@ -172,7 +193,8 @@ public final class LocalLauncher {
                         Thread.currentThread().interrupt();
                     }
                 }
-                boolean restart = failure != null && attempt < maxRestarts && !stopping.get()
+                // A port held by another process stays held: restarting would only fail the same way again.
+                boolean restart = failure != null && attempt < maxRestarts && !stopping.get() && !addressInUse.get()
                         && !Thread.currentThread().isInterrupted();
                 if (failure != null) {
                     // With a stop grace (a server), the ranks left get SIGTERM alone so rank 0 can still
@@ -220,13 +242,15 @@ public final class LocalLauncher {
      */
     private static String runRanks(List<String> command, int nproc, String masterAddr, int port, Duration timeout,
             PrintWriter out, PrintWriter err, List<Process> procs, List<Thread> pumps, int attempt, int maxRestarts,
-            java.util.concurrent.atomic.AtomicBoolean portTaken) {
+            java.util.concurrent.atomic.AtomicBoolean portTaken, Map<String, String> announced,
+            java.util.function.Consumer<String> rank0Says) {
         BlockingQueue<Integer> exits = new LinkedBlockingQueue<>();
         for (int rank = 0; rank < nproc; rank++) {
             ProcessBuilder pb = new ProcessBuilder(command);
             Map<String, String> env = pb.environment();
             env.putAll(new RankEnvironment(rank, nproc, rank, masterAddr, port).toEnvironment());
             env.put(RankEnvironment.LOCAL_LAUNCHER, "1");
+            env.putAll(announced);
             // As torchrun tells its workers (a server keeps queued jobs only when a restart follows).
             env.put("TORCHELASTIC_RESTART_COUNT", Integer.toString(attempt));
             env.put("TORCHELASTIC_MAX_RESTARTS", Integer.toString(maxRestarts));
@@ -245,7 +269,10 @@ public final class LocalLauncher {
             procs.add(p);
             String prefix = "[rank " + rank + "] ";
             java.util.function.Consumer<String> watch = rank == 0
-                    ? line -> portTaken.compareAndSet(false, line.contains(io.diffuse.core.distributed.StoreServer.PORT_TAKEN))
+                    ? line -> {
+                        portTaken.compareAndSet(false, line.contains(io.diffuse.core.distributed.StoreServer.PORT_TAKEN));
+                        rank0Says.accept(line);
+                    }
                     : line -> { };
             pumps.add(pump(p.getInputStream(), out, err, prefix, rank, watch));
             pumps.add(pump(p.getErrorStream(), err, err, prefix, rank, watch));

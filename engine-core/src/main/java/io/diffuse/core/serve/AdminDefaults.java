@@ -54,6 +54,8 @@ final class AdminDefaults {
     private final Map<String, Object> probe;
     private final Path file;
     private volatile Map<String, Object> overrides = Map.of();
+    /** The managed layer (a deploy/ .cfg) below the start flags, as the planner last used it. */
+    private volatile java.util.function.Supplier<Map<String, Object>> managed = Map::of;
     private long changes;
 
     /**
@@ -71,6 +73,10 @@ final class AdminDefaults {
                 settings.outputDir().resolve("admin-defaults-check.mp4").toString());
         this.file = settings.outputDir().resolve("admin-defaults.json");
         restore();
+    }
+
+    void managedLayer(java.util.function.Supplier<Map<String, Object>> status) {
+        this.managed = status;
     }
 
     /** Brings back the saved defaults, checked again (the configuration below may have changed). */
@@ -247,6 +253,8 @@ final class AdminDefaults {
             out.put("plan", null);
             out.put("plan_error", e.getMessage());
         }
+        Map<String, Object> layer = managed.get(); // read after planning: as that plan used it
+        out.put("managed", layer.isEmpty() ? null : layer);
         out.put("changes", changes);
         return out;
     }

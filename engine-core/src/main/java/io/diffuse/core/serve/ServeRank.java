@@ -20,6 +20,9 @@ import java.util.function.Function;
  * to stop) and exits 0.
  */
 public final class ServeRank {
+    /** How rank 0's line that names its address begins: {@code diffuse serve: listening on http://HOST:PORT ...}. */
+    public static final String LISTENING = "diffuse serve: listening on http://";
+
     private ServeRank() {
     }
 
@@ -27,11 +30,12 @@ public final class ServeRank {
      * Serves until shut down.
      *
      * @param planner request flags to a checked plan (the configuration re-read for each job)
+     * @param managedLayer the managed layer as the planner last used it ({@link ManagedLayer#describe})
      * @return this rank's exit code
      */
     public static int run(RankRuntime runtime, GenerationService service, GenerationPlan loaded, ServeSettings settings,
-            CheckpointLoader checkpoints, Function<Map<String, Object>, GenerationPlan> planner, PrintWriter out,
-            PrintWriter err) {
+            CheckpointLoader checkpoints, Function<Map<String, Object>, GenerationPlan> planner,
+            java.util.function.Supplier<Map<String, Object>> managedLayer, PrintWriter out, PrintWriter err) {
         boolean rank0 = runtime.rank() == 0;
         // ImageIO's file cache for streams (an upload's input_reference) adds a shutdown hook on first use,
         // which a JVM that is stopping refuses: an upload under way at a SIGTERM failed. Memory serves as well.
@@ -40,6 +44,9 @@ public final class ServeRank {
         RestartBudget restarts = RestartBudget.from(System.getenv());
         VideoServer server = rank0 ? new VideoServer(settings, modelId, loaded.model().family(), runtime.worldSize(), planner,
                 restarts, runtime.device().is_cuda(), service::estimateMemory) : null;
+        if (server != null) {
+            server.managedLayer(managedLayer);
+        }
         CountDownLatch loopDone = new CountDownLatch(1);
         AtomicInteger exitCode = new AtomicInteger(1);
         Duration wait = settings.drainTimeout().plus(settings.faultLinger()).plusSeconds(30);
@@ -71,7 +78,7 @@ public final class ServeRank {
         try {
             if (server != null) {
                 int port = server.start();
-                out.println("diffuse serve: listening on http://" + settings.host() + ":" + port + " (" + modelId + ", "
+                out.println(LISTENING + settings.host() + ":" + port + " (" + modelId + ", "
                         + runtime.worldSize() + " rank(s)); outputs in " + settings.outputDir());
                 out.flush();
             }

@@ -183,6 +183,11 @@ final class VideoServer {
         try {
             http.start();
         } catch (Exception e) {
+            Throwable cause = e instanceof java.net.BindException ? e : e.getCause();
+            if (cause instanceof java.net.BindException bind) {
+                // Taken since the check before the ranks started: the same one line, and the launcher does not restart.
+                throw io.diffuse.core.launch.ListenAddress.inUse(settings.host(), settings.port(), bind);
+            }
             throw new DiffuseException("cannot listen on " + settings.host() + ":" + settings.port() + " (diffuse.serve.host/port): "
                     + e.getMessage(), e);
         }
@@ -672,6 +677,11 @@ final class VideoServer {
         String caller = keys.caller(request.getHeaders().get(HttpHeader.AUTHORIZATION));
         request.setAttribute(ApiKeys.CALLER, caller);
         return caller;
+    }
+
+    /** What {@code /admin/defaults} shows of the managed layer (a deploy/ .cfg) the jobs plan with. */
+    void managedLayer(java.util.function.Supplier<Map<String, Object>> status) {
+        admin.managedLayer(status);
     }
 
     /** GET, PUT, PATCH, DELETE /admin/defaults (see {@link AdminDefaults}). */

@@ -39,7 +39,7 @@ final class ServeProcess implements AutoCloseable {
         this(0, outputDir, env, args);
     }
 
-    /** A server on {@code port} (0 = any free port; a restart of the ranks then listens on another). */
+    /** A server on {@code port} (0 = any free port, which a restart of the ranks keeps). */
     ServeProcess(int port, Path outputDir, Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
                 System.getProperty("java.class.path"), Cli.class.getName(), "serve", "--port", Integer.toString(port),
