@@ -774,7 +774,7 @@ final class VideoServer {
         synchronized (queue) {
             if (state != State.ready && state != State.loading) {
                 // SIGTERM (or a rank failure) came while the request was read: the queue was failed under this lock.
-                deleteInput(id);
+                // The staged upload goes with the request (Upload.close).
                 metrics.rejected("not_ready");
                 throw new ApiError(503, "server_error", null, "not_ready", "the server is " + state + " and takes no new jobs");
             }
