@@ -285,6 +285,9 @@ final class VideoServer {
                 }
             } else {
                 outcome.result().stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
+                if (outcome.written() != null) {
+                    job.written(outcome.written().toString());
+                }
                 recordTraffic(groupsOf.apply(plan));
                 if (job.complete(settings.jobTtl().toSeconds())) {
                     store.save(job);
@@ -668,11 +671,12 @@ final class VideoServer {
                     + (failure == null ? "" : ": " + failure));
         }
         String id = Job.newId();
-        Map<String, Object> fields = readFields(request, id);
         VideoRequests.Parsed parsed;
         GenerationPlan plan;
         Map<String, Object> flags;
         try {
+            // Inside the try: a body that is not JSON or an upload that is not an image is a rejected request too.
+            Map<String, Object> fields = readFields(request, id);
             parsed = VideoRequests.parse(fields, modelId, family, settings);
             flags = new LinkedHashMap<>(parsed.flags());
             fields.entrySet().stream().filter(e -> e.getKey().equals("input_reference") && e.getValue() instanceof Path)
@@ -688,7 +692,7 @@ final class VideoServer {
             try {
                 plan = planner.apply(admin.under(flags));
             } catch (DiffuseException e) {
-                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), e.getMessage());
+                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), ApiWording.of(e.getMessage()));
             }
             requireWorld(plan);
             String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
@@ -697,7 +701,7 @@ final class VideoServer {
             }
         } catch (ApiError e) {
             deleteInput(id);
-            metrics.rejected("invalid_request");
+            metrics.rejected(e.status == 413 ? "body_too_large" : "invalid_request");
             throw e;
         }
         String size = parsed.size() != null ? parsed.size()
