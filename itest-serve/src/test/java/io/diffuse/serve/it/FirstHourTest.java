@@ -207,6 +207,22 @@ class FirstHourTest {
         assertFalse(Files.exists(png));
     }
 
+    /** Item 6: the Java API's result reports the size written, too (one rank, in this JVM). */
+    @Test
+    void theJavaApiReportsTheSizeWritten() throws Exception {
+        Path image = tmp.resolve("api-four-by-three.png");
+        Files.write(image, fourByThreePng());
+        Path mp4 = tmp.resolve("api.mp4");
+        try (io.diffuse.api.embed.DiffuseEngine engine = io.diffuse.api.embed.Diffuse.builder()
+                .set("diffuse.generate.model", "builtin:demo").set("diffuse.threads", 1).build()) {
+            io.diffuse.api.embed.VideoResult result = engine.generate(io.diffuse.api.embed.VideoRequest.builder()
+                    .prompt("a fox").image(image).size(128, 128).numFrames(5).numInferenceSteps(1).output(mp4).build(),
+                    io.diffuse.api.model.ProgressListener.NONE);
+            assertEquals(List.of(144, 112, 5), List.of(result.width(), result.height(), result.frames()), "width, height, frames");
+        }
+        assertTrue(Files.size(mp4) > 0);
+    }
+
     /** Item 8: a sequence-parallel degree alone says which rank count it needs. */
     @Test
     void aDegreeAloneSuggestsTheRankCountItNeeds() {
