@@ -143,11 +143,10 @@ public final class GenerationService {
             return;
         }
         try {
-            new io.diffuse.core.video.Mp4Writer(o.fps()).container(o.mp4().get());
+            // Pure Java: the launcher loads no natives (rank 0's writer checks the muxer against FFmpeg's).
+            io.diffuse.core.video.VideoContainers.muxerFor(o.mp4().get());
         } catch (DiffuseException e) {
             throw new DiffuseException("--output " + e.getMessage(), e);
-        } catch (LinkageError noFfmpeg) {
-            // FFmpeg's natives are not here (a host that only plans); writing the video reports it
         }
     }
 

@@ -145,26 +145,22 @@ public final class Mp4Writer {
     }
 
     /**
-     * The FFmpeg muxer the file name's extension names ({@code .mp4}, {@code .mkv}, {@code .mov},
-     * {@code .avi}, ...), checked to take this writer's encoder.
+     * The FFmpeg muxer the file name's extension names ({@link VideoContainers}: {@code .mp4},
+     * {@code .mkv}, {@code .mov}, {@code .avi}), checked against the loaded natives to take this writer's encoder.
      *
      * @return the muxer's name (e.g. {@code mp4}, {@code avi})
      * @throws DiffuseException (one line) when FFmpeg has no muxer for the extension, or it cannot hold the codec
      */
     public String container(Path target) {
+        String muxer = VideoContainers.muxerFor(target);
         Loader.load(org.bytedeco.ffmpeg.global.avformat.class);
-        String name = target.getFileName() == null ? "" : target.getFileName().toString();
-        org.bytedeco.ffmpeg.avformat.AVOutputFormat format = av_guess_format(null, name, null);
+        org.bytedeco.ffmpeg.avformat.AVOutputFormat format = av_guess_format(muxer, null, null);
         String encoder = encoder();
-        if (format == null || format.isNull()) {
-            throw new DiffuseException(target + ": FFmpeg has no video container for the name '" + name + "'; end it in .mp4 "
-                    + "(or .mkv, .mov, .avi)");
-        }
-        String muxer = format.name().getString();
-        // 1: the muxer lists the codec as one it holds; an image or raw muxer does not (.png, .h264).
-        if (avformat_query_codec(format, avcodec_find_encoder_by_name(encoder).id(), FF_COMPLIANCE_NORMAL) != 1) {
-            throw new DiffuseException(target + ": the " + muxer + " container FFmpeg writes for this name cannot hold "
-                    + encoder + " video; end the name in .mp4 (or .mkv, .mov, .avi)");
+        // 1: the muxer lists the codec as one it holds (a build without the muxer has no format at all).
+        if (format == null || format.isNull()
+                || avformat_query_codec(format, avcodec_find_encoder_by_name(encoder).id(), FF_COMPLIANCE_NORMAL) != 1) {
+            throw new DiffuseException(target + ": the loaded FFmpeg natives cannot write " + encoder + " video into "
+                    + muxer + "; end the name in .mp4");
         }
         return muxer;
     }
