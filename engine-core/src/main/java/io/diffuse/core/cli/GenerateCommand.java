@@ -46,7 +46,7 @@ public final class GenerateCommand extends RankedCommand {
     Integer width;
     @Option(names = "--num-frames", paramLabel = "N", description = "Frames, 4k+1 (default 121).")
     Integer numFrames;
-    @Option(names = "--num-inference-steps", paramLabel = "N", description = "Denoising steps (default 50).")
+    @Option(names = {"--num-inference-steps", "--steps"}, paramLabel = "N", description = "Denoising steps (default 50).")
     Integer numInferenceSteps;
     @Option(names = "--guidance-scale", paramLabel = "S", description = "Classifier-free guidance scale; 1 = one pass (default 6.0).")
     Double guidanceScale;
@@ -56,7 +56,7 @@ public final class GenerateCommand extends RankedCommand {
     Long seed;
     @Option(names = "--fps", paramLabel = "N", description = "Frames per second of the MP4 (default 24).")
     Integer fps;
-    @Option(names = "--output", paramLabel = "FILE", description = "MP4 file to write.")
+    @Option(names = "--output", paramLabel = "FILE", description = "Video file to write: MP4, or the container its extension names (.mkv, .mov, .avi).")
     Path output;
     @Option(names = "--output-tensors", paramLabel = "FILE", description = "safetensors file with latents (B,C,T,H,W) and video (B,C,F,H,W) in [0,1].")
     Path outputTensors;
@@ -73,6 +73,8 @@ public final class GenerateCommand extends RankedCommand {
 
     private GenerationService service;
     private GenerationPlan plan;
+    /** Whether any layer gives a prompt or embeddings (an empty prompt is then meant, not forgotten). */
+    private boolean promptGiven;
 
     public GenerateCommand(CliEnvironment env) {
         super(env);
@@ -119,6 +121,7 @@ public final class GenerateCommand extends RankedCommand {
             // The launcher (or a single-rank run): every rank of this run is on this host.
             service.checkHostMemory(plan, plan.settings().parallel().nproc());
         }
+        promptGiven = layers.isSet("diffuse.generate.prompt") || layers.isSet("diffuse.generate.prompt-embeds");
         return plan.settings();
     }
 
@@ -130,6 +133,11 @@ public final class GenerateCommand extends RankedCommand {
         if (rank0 && plan.model().source().builtin() != null) {
             out.println("Built-in model " + plan.model().source() + " (" + plan.model().family() + "): "
                     + "tiny random weights, so the video is noise. Give --model DIR for a real checkpoint.");
+            out.flush();
+        }
+        if (rank0 && !promptGiven) {
+            out.println("No --prompt given: generating from an empty prompt. Give --prompt TEXT (--prompt \"\" to mean an"
+                    + " empty one) or --prompt-embeds FILE.");
             out.flush();
         }
         TerminalProgress progress = new TerminalProgress(err);

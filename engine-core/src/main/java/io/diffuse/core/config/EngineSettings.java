@@ -107,7 +107,8 @@ public record EngineSettings(
         }
         if (ulysses * ring * cfg != nproc) {
             throw new ConfigException("diffuse.parallel", "ulysses " + ulysses + " x ring " + ring + " x cfg " + cfg
-                    + " = " + (ulysses * ring * cfg), "must equal the rank count diffuse.parallel.nproc = " + nproc);
+                    + " = " + (ulysses * ring * cfg), "must equal the rank count diffuse.parallel.nproc = " + nproc
+                    + "; give --nproc " + (ulysses * ring * cfg) + " for this layout, or degrees whose product is " + nproc);
         }
         int vaeRanks = c.integer("diffuse.parallel.vae");
         if (vaeRanks < 0 || vaeRanks > nproc) {

@@ -118,7 +118,7 @@ public final class LayeredConfig {
                 if (known == null) {
                     known = leafPaths(reference);
                 }
-                throw new DiffuseException("unknown configuration key " + path + " (from " + origin(given)
+                throw new UnknownKeyException(path, "unknown configuration key " + path + " (from " + origin(given)
                         + "); did you mean " + nearest(path, known) + "? (see `diffuse info --config-dump` for every key)");
             }
             if (!reference.hasPath(path)) {

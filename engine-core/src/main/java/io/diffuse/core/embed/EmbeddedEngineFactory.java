@@ -5,6 +5,7 @@ import io.diffuse.api.embed.DiffuseEngine;
 import io.diffuse.api.embed.EngineFactory;
 import io.diffuse.api.embed.VideoRequest;
 import io.diffuse.api.embed.VideoResult;
+import io.diffuse.core.generate.VideoSize;
 import io.diffuse.api.model.GenerationResult;
 import io.diffuse.api.model.ProgressListener;
 import io.diffuse.core.checkpoint.DiffusersCheckpointLoader;
@@ -135,10 +136,11 @@ public final class EmbeddedEngineFactory implements EngineFactory {
                         + "); build another engine");
             }
             List<Path> written = new ArrayList<>();
+            VideoSize[] decoded = new VideoSize[1];
             GenerationResult result;
             try {
                 // The request's own plan (strategy, degrees, VAE executor) over this world's cached groups.
-                result = session.generate(plan, listener, line -> { });
+                result = session.generate(plan, listener, line -> { }, size -> decoded[0] = size);
             } catch (RuntimeException | Error e) {
                 if (worldSize() > 1) {
                     runtime.abort(); // the other ranks fail fast instead of waiting in a collective
@@ -151,7 +153,9 @@ public final class EmbeddedEngineFactory implements EngineFactory {
                 plan.generate().outputs().mp4().ifPresent(written::add);
             }
             Map<String, Duration> times = result.stageTimes();
-            return new VideoResult(result.latents(), result.video(), List.copyOf(written), times);
+            VideoSize size = decoded[0] == null ? new VideoSize(0, 0, 0) : decoded[0];
+            return new VideoResult(result.latents(), result.video(), List.copyOf(written), times, size.width(), size.height(),
+                    size.frames());
         }
 
         @Override

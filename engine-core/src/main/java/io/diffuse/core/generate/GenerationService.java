@@ -98,6 +98,7 @@ public final class GenerationService {
         requireFile("--image", g.image());
         requireFile("--prompt-embeds", g.promptEmbeds());
         checkOutputs(g.outputs());
+        checkContainer(g.outputs());
         // A tile size given explicitly is checked even with tiling off: it is meant to be used.
         TilingSettings tiling = settings.vae().tilingSettings();
         if (plan.layers().isAnySet(List.of("diffuse.vae.tile-size", "diffuse.vae.tile-overlap"))) {
@@ -172,6 +173,19 @@ public final class GenerationService {
         }
         if (path.isPresent() && !Files.isReadable(path.get())) {
             throw new DiffuseException(what + " " + path.get() + ": permission denied (the file is not readable)");
+        }
+    }
+
+    /** The video file's name names a container FFmpeg has and that holds the encoder's codec (x.avi: AVI). */
+    private static void checkContainer(GenerateSettings.Outputs o) {
+        if (o.mp4().isEmpty()) {
+            return;
+        }
+        try {
+            // Pure Java: the launcher loads no natives (rank 0's writer checks the muxer against FFmpeg's).
+            io.diffuse.core.video.VideoContainers.muxerFor(o.mp4().get());
+        } catch (DiffuseException e) {
+            throw new DiffuseException("--output " + e.getMessage(), e);
         }
     }
 
@@ -264,18 +278,41 @@ public final class GenerationService {
          */
         public GenerationResult generate(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext requestContext,
                 ProgressListener listener, Consumer<String> written) {
-            return run(request, requestContext, listener, written);
+            return run(request, requestContext, listener, written, size -> { });
+        }
+
+        /**
+         * As {@link #generate(GenerateSettings, io.diffuse.api.runtime.RuntimeContext, ProgressListener, Consumer)},
+         * and {@code decoded} receives the size of the decoded video where this rank holds it (what rank 0 wrote).
+         */
+        public GenerationResult generate(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext requestContext,
+                ProgressListener listener, Consumer<String> written, Consumer<VideoSize> decoded) {
+            return run(request, requestContext, listener, written, decoded);
+        }
+
+        /** As {@link #generate(GenerationPlan, ProgressListener, Consumer)}, with the decoded video's size as above. */
+        public GenerationResult generate(GenerationPlan request, ProgressListener listener, Consumer<String> written,
+                Consumer<VideoSize> decoded) {
+            return run(request.generate(), runtime.context(checkpoints, request.settings()), listener, written, decoded);
         }
 
         private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
                 ProgressListener listener, Consumer<String> written) {
+            return run(request, context, listener, written, size -> { });
+        }
+
+        private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
+                ProgressListener listener, Consumer<String> written, Consumer<VideoSize> decoded) {
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> embeds = request.promptEmbeds().map(checkpoints::readTensors).orElse(Map.of());
                 StageClock clock = new StageClock(context.device(), listener);
                 GenerationResult produced = pipeline.generate(request.request(embeds), context, clock);
                 GenerationResult result = new GenerationResult(produced.latents(), produced.video(), clock.times(), clock.peaks());
                 if (runtime.rank() == 0) {
-                    OutputWriter.write(result, request.outputs(), checkpoints, written);
+                    OutputWriter.write(result, request, checkpoints, written);
+                }
+                if (result.video() != null) {
+                    decoded.accept(VideoSize.of(result.video()));
                 }
                 return result;
             }

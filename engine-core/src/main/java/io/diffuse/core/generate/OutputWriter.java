@@ -23,8 +23,9 @@ final class OutputWriter {
      * Stages every output complete, then moves them all into place (see {@link OutputTransaction}): a
      * failure or a graceful stop (Ctrl-C) part way leaves neither a temporary nor any output of this run.
      */
-    static void write(GenerationResult result, GenerateSettings.Outputs outputs, CheckpointLoader checkpoints,
+    static void write(GenerationResult result, GenerateSettings request, CheckpointLoader checkpoints,
             Consumer<String> written) {
+        GenerateSettings.Outputs outputs = request.outputs();
         if ((outputs.mp4().isPresent() || outputs.pngFrames().isPresent()) && result.video() == null) {
             throw new DiffuseException("rank 0 received no decoded video; set diffuse.vae.result-on-all-ranks or "
                     + "use a VAE executor that returns the video to rank 0");
@@ -43,16 +44,33 @@ final class OutputWriter {
             }
             if (outputs.pngFrames().isPresent()) {
                 tx.directory(outputs.pngFrames().get(), staging -> VideoExport.writePngFramesInto(result.video(), staging));
-                lines.add("wrote " + outputs.pngFrames().get() + " (" + result.video().size(2) + " PNG frames)");
+                lines.add("wrote " + outputs.pngFrames().get() + " (" + result.video().size(2) + " PNG frames of "
+                        + VideoSize.of(result.video()) + sizeNote(request, result) + ")");
             }
             if (outputs.mp4().isPresent()) {
-                Mp4Writer writer = new Mp4Writer(outputs.fps());
+                // The container the name asks for; the file is staged under a temporary name.
+                Mp4Writer writer = new Mp4Writer(outputs.fps()).forName(outputs.mp4().get());
                 tx.file(outputs.mp4().get(), staging -> VideoExport.writeMp4(result.video(), staging, writer));
-                lines.add("wrote " + outputs.mp4().get() + " (" + writer.encoder() + ", " + writer.fps() + " fps)");
+                lines.add("wrote " + outputs.mp4().get() + " (" + VideoSize.of(result.video()) + ", " + result.video().size(2)
+                        + " frames, " + writer.encoder() + ", " + writer.fps() + " fps" + sizeNote(request, result) + ")");
             }
             tx.commit();
         }
         lines.forEach(written);
+    }
+
+    /** Why the size written is not the one asked for, or "" when it is (or none was asked). */
+    static String sizeNote(GenerateSettings request, GenerationResult result) {
+        if (request.width().isEmpty() || request.height().isEmpty()) {
+            return "";
+        }
+        VideoSize got = VideoSize.of(result.video());
+        if (got.width() == request.width().get() && got.height() == request.height().get()) {
+            return "";
+        }
+        return "; " + request.width().get() + "x" + request.height().get() + " was asked: "
+                + (request.image().isPresent() ? "the model fits the size to the input image's aspect ratio"
+                        : "the model chose this size");
     }
 
     private static String shape(Tensor t) {

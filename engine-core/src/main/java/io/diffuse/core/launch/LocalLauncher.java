@@ -49,6 +49,14 @@ public final class LocalLauncher {
     public static final String NATIVES_UNPACKED = "io.diffuse.natives.unpacked";
     /** Gloo's connection reports, printed by native code on a rank's standard output. */
     private static final java.util.regex.Pattern GLOO_LINE = java.util.regex.Pattern.compile("^\\[Gloo\\] ");
+    /**
+     * Gloo prints this to standard output for every process group it connects, whatever the log level
+     * (a plain {@code std::cout} in its {@code Context::printConnectivityInfo}, which no libtorch log
+     * setting reaches). A group fully connected is no news: it is shown only at INFO and finer; a group
+     * with missing peers prints other lines ("is NOT connected to"), which always pass.
+     */
+    private static final java.util.regex.Pattern GLOO_CONNECTED = java.util.regex.Pattern.compile(
+            "^\\[Gloo\\] Rank \\d+ is connected to (\\d+) peer ranks\\. Expected number of connected peer ranks is : (\\d+)$");
 
     private LocalLauncher() {
     }
@@ -440,6 +448,9 @@ public final class LocalLauncher {
                 String line;
                 while ((line = r.readLine()) != null) {
                     watch.accept(line);
+                    if (!showConnectedGloo && fullyConnected(line)) {
+                        continue;
+                    }
                     PrintWriter to = GLOO_LINE.matcher(line).find() ? diagnostics : out;
                     synchronized (to) {
                         to.println(prefix + line);
@@ -456,6 +467,16 @@ public final class LocalLauncher {
         t.start();
         return t;
     }
+
+    /** Whether {@code line} is Gloo's report of a fully connected group (see {@link #GLOO_CONNECTED}). */
+    static boolean fullyConnected(String line) {
+        java.util.regex.Matcher m = GLOO_CONNECTED.matcher(line);
+        return m.matches() && m.group(1).equals(m.group(2));
+    }
+
+    /** Gloo's connection reports are shown at log level INFO and finer ({@code -Dio.diffuse.log.level}). */
+    private static final boolean showConnectedGloo = java.util.List.of("INFO", "DEBUG", "TRACE", "ALL").contains(
+            System.getProperty("io.diffuse.log.level", "WARN").trim().toUpperCase(java.util.Locale.ROOT));
 
     /** This JVM's {@code -Ddiffuse.*} system properties as JVM arguments, so every rank builds the same configuration. */
     public static List<String> diffuseSystemProperties() {

@@ -217,7 +217,10 @@ final class AdminDefaults {
             throw ApiError.invalid(paramOf(e.getMessage(), next, e.param), e.getMessage());
         } catch (DiffuseException | com.typesafe.config.ConfigException e) {
             String message = String.valueOf(e.getMessage()).replace("(from command-line flag)", "(from the admin defaults)");
-            throw ApiError.invalid(paramOf(message, next, null), message);
+            // The key that was sent, not the one the message suggests instead.
+            String sent = e instanceof io.diffuse.core.config.UnknownKeyException u ? u.path()
+                    : e instanceof io.diffuse.core.config.ConfigException c && next.containsKey(c.path()) ? c.path() : null;
+            throw ApiError.invalid(sent != null ? sent : paramOf(message, next, null), message);
         }
         save(next);
         Map<String, Object> before = overrides;

@@ -23,7 +23,8 @@ final class Job {
     final long admittedAtMillis;
     final String model;
     final String prompt;
-    final String size;
+    /** The size asked for (or planned), until the job completes: then the size it wrote. */
+    private String size;
     final String seconds;
     /** The request's settings as {@code diffuse.*} keys (layered as flags over the server's). */
     final Map<String, Object> flags;
@@ -113,6 +114,11 @@ final class Job {
     /** Rank 0's measured peak above what it held before the job. */
     synchronized void memoryPeak(long peakBytes) {
         memory.put("peak_bytes", peakBytes);
+    }
+
+    /** The size of the video the job wrote ({@code WIDTHxHEIGHT}): the model may have chosen another than was asked. */
+    synchronized void written(String writtenSize) {
+        size = writtenSize;
     }
 
     synchronized void stage(String stage, double seconds) {

@@ -12,6 +12,7 @@ import io.diffuse.core.config.EngineSettings;
 import io.diffuse.core.distributed.RankRuntime;
 import io.diffuse.core.generate.GenerateSettings;
 import io.diffuse.core.generate.GenerationService;
+import io.diffuse.core.generate.VideoSize;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
@@ -46,8 +47,10 @@ final class JobRunner {
      * @param stoppedWhere where the ranks stopped ("stopped after denoising step 3 of 200"), or null
      * @param notRunnable per rank: what it lacks to start the job ("" = nothing); non-empty somewhere = never started
      * @param errors per rank: its error's first line ("" = none)
+     * @param written the size of the video this rank decoded (rank 0: the one it wrote), or null
      */
-    record Outcome(GenerationResult result, int stopped, String stoppedWhere, String[] notRunnable, String[] errors) {
+    record Outcome(GenerationResult result, int stopped, String stoppedWhere, String[] notRunnable, String[] errors,
+            VideoSize written) {
         boolean started() {
             return java.util.Arrays.stream(notRunnable).allMatch(String::isEmpty);
         }
@@ -89,7 +92,7 @@ final class JobRunner {
         String[] noErrors = new String[notRunnable.length];
         java.util.Arrays.fill(noErrors, "");
         if (java.util.Arrays.stream(notRunnable).anyMatch(s -> !s.isEmpty())) {
-            return new Outcome(null, GO_ON, null, notRunnable, noErrors);
+            return new Outcome(null, GO_ON, null, notRunnable, noErrors, null);
         }
         int[] stopped = new int[1];
         ProgressListener listener = new ProgressListener() {
@@ -117,6 +120,7 @@ final class JobRunner {
             }
         };
         GenerationResult result = null;
+        VideoSize[] written = new VideoSize[1];
         String error = "";
         String stoppedWhere = null;
         try {
@@ -125,7 +129,7 @@ final class JobRunner {
             if (listener.interruptRequested("prepare", 0, 0)) {
                 throw new GenerationInterruptedException("prepare");
             }
-            result = session.generate(GenerateSettings.from(config), context, listener, line -> { });
+            result = session.generate(GenerateSettings.from(config), context, listener, line -> { }, size -> written[0] = size);
         } catch (GenerationInterruptedException agreed) {
             // every rank stopped at the same step; rank 0 reports why
             stoppedWhere = agreed.getMessage();
@@ -143,7 +147,7 @@ final class JobRunner {
         }
         // Give the job's freed native memory back to the system (glibc keeps freed heap pages otherwise).
         org.bytedeco.javacpp.Pointer.trimMemory();
-        return new Outcome(result, stopped[0], stoppedWhere, notRunnable, control.exchange(error));
+        return new Outcome(result, stopped[0], stoppedWhere, notRunnable, control.exchange(error), written[0]);
     }
 
     static String firstLine(Throwable e) {

@@ -41,7 +41,7 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
             throw new ConfigException(PREFIX + ".port", port, "must be between 0 and 65535 (0 = any free port)");
         }
         String dir = s.getString("output-dir").trim();
-        Path out = dir.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "diffuse-serve") : Path.of(dir);
+        Path out = dir.isEmpty() ? defaultOutputDir(System.getenv(), System.getProperty("user.home")) : Path.of(dir);
         int maxQueue = s.getInt("max-queue");
         if (maxQueue < 0) {
             throw new ConfigException(PREFIX + ".max-queue", maxQueue, "must be 0 or more");
@@ -93,6 +93,23 @@ public record ServeSettings(String host, int port, String apiKey, Path outputDir
             throw new ConfigException(PREFIX + "." + key, n, "must be 0 (no limit) or more");
         }
         return n;
+    }
+
+    /**
+     * The output folder when none is configured: this user's own, as the XDG base directories put
+     * application data ({@code $XDG_DATA_HOME/diffuse/serve}, else {@code ~/.local/share/diffuse/serve}),
+     * so users of one host neither share nor read each other's jobs and uploads. Without a home folder:
+     * {@code java.io.tmpdir/diffuse-serve-<user name>}.
+     */
+    static Path defaultOutputDir(java.util.Map<String, String> env, String userHome) {
+        String data = env.getOrDefault("XDG_DATA_HOME", "").trim();
+        if (!data.isEmpty() && Path.of(data).isAbsolute()) { // the spec: a relative value is to be ignored
+            return Path.of(data, "diffuse", "serve");
+        }
+        if (userHome != null && !userHome.isBlank() && !userHome.equals("?") && Path.of(userHome).isAbsolute()) {
+            return Path.of(userHome, ".local", "share", "diffuse", "serve");
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "diffuse-serve-" + System.getProperty("user.name", "user"));
     }
 
     private static int maxRestarts(Config s) {

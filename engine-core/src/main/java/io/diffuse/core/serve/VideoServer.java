@@ -323,6 +323,9 @@ final class VideoServer {
                 outcome.result().stageTimes().forEach((stage, d) -> job.stage(stage, d.toNanos() / 1e9));
                 outcome.result().stagePeakBytes().values().stream().mapToLong(Long::longValue).max()
                         .ifPresent(peak -> job.memoryPeak(Math.max(0, peak - residentBefore)));
+                if (outcome.written() != null) {
+                    job.written(outcome.written().toString());
+                }
                 recordTraffic(groupsOf.apply(plan));
                 if (job.complete(settings.jobTtl().toSeconds())) {
                     store.save(job);
@@ -726,12 +729,13 @@ final class VideoServer {
 
     /** {@link #admit(Request)} with the request's upload, which it keeps only for a job it queues. */
     private Job admit(Request request, String id, OutputFolder.Upload upload) {
-        Map<String, Object> fields = readFields(request, upload);
         VideoRequests.Parsed parsed;
         GenerationPlan plan;
         Map<String, Object> flags;
         JobAdmission.Admitted memory;
         try {
+            // Inside the try: a body that is not JSON or an upload that is not an image is a rejected request too.
+            Map<String, Object> fields = readFields(request, upload);
             parsed = VideoRequests.parse(fields, modelId, family, settings);
             flags = new LinkedHashMap<>(parsed.flags());
             fields.entrySet().stream().filter(e -> e.getKey().equals("input_reference") && e.getValue() instanceof Path)
@@ -747,7 +751,7 @@ final class VideoServer {
             try {
                 plan = planner.apply(admin.under(flags));
             } catch (DiffuseException e) {
-                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), e.getMessage());
+                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), ApiWording.of(e.getMessage()));
             }
             requireWorld(plan);
             String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
@@ -756,7 +760,8 @@ final class VideoServer {
             }
             memory = admission.check(plan);
         } catch (ApiError e) {
-            metrics.rejected("invalid_request");
+            // The staged upload goes with the request (Upload.close); a storage fault counts under its own code.
+            metrics.rejected(e.status == 413 ? "body_too_large" : e.status >= 500 ? e.code : "invalid_request");
             throw e;
         }
         String size = parsed.size() != null ? parsed.size()

@@ -25,7 +25,9 @@ import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.PointerScope;
 
 /**
- * Encodes 8-bit RGB frames to an MP4 file through FFmpeg (the JavaCPP presets' libavformat/libavcodec).
+ * Encodes 8-bit RGB frames to an MP4 file through FFmpeg (the JavaCPP presets' libavformat/libavcodec),
+ * or to the container another extension names where FFmpeg has it and it holds the codec
+ * ({@code .mkv}, {@code .mov}, {@code .avi}; see {@link #container}).
  *
  * <p>The codec is H.264 in yuv420p, which every common player and browser decodes. With the default
  * (LGPL) FFmpeg natives the encoder is Cisco's OpenH264 ({@code libopenh264}); with the GPL natives
@@ -43,6 +45,8 @@ public final class Mp4Writer {
 
     private final int fps;
     private final String encoderName;
+    /** The muxer, or null: the one the target's name names. */
+    private final String muxer;
 
     /**
      * A writer at {@code fps} frames per second with the first available of {@link #DEFAULT_ENCODERS}.
@@ -66,6 +70,21 @@ public final class Mp4Writer {
         }
         this.fps = fps;
         this.encoderName = encoderName;
+        this.muxer = null;
+    }
+
+    private Mp4Writer(int fps, String encoderName, String muxer) {
+        this.fps = fps;
+        this.encoderName = encoderName;
+        this.muxer = muxer;
+    }
+
+    /**
+     * This writer with the container {@code name} names, checked ({@link #container}): for files
+     * written under a temporary name first and renamed to {@code name} when complete.
+     */
+    public Mp4Writer forName(Path name) {
+        return new Mp4Writer(fps, encoderName, container(name));
     }
 
     /** @return the frames per second of the files this writer makes */
@@ -120,11 +139,34 @@ public final class Mp4Writer {
             throw new DiffuseException("a video needs at least one frame, got " + frameCount);
         }
         String encoder = encoder();
-        return AtomicOutput.write(target, tmp -> encode(tmp, encoder, width, height, frameCount, frames));
+        // A directory has no container to guess: AtomicOutput reports it as such.
+        String container = muxer != null ? muxer : java.nio.file.Files.isDirectory(target) ? "mp4" : container(target);
+        return AtomicOutput.write(target, tmp -> encode(tmp, container, encoder, width, height, frameCount, frames));
     }
 
-    private void encode(Path file, String encoder, int width, int height, int frameCount, RgbFrameSource frames)
-            throws IOException {
+    /**
+     * The FFmpeg muxer the file name's extension names ({@link VideoContainers}: {@code .mp4},
+     * {@code .mkv}, {@code .mov}, {@code .avi}), checked against the loaded natives to take this writer's encoder.
+     *
+     * @return the muxer's name (e.g. {@code mp4}, {@code avi})
+     * @throws DiffuseException (one line) when FFmpeg has no muxer for the extension, or it cannot hold the codec
+     */
+    public String container(Path target) {
+        String muxer = VideoContainers.muxerFor(target);
+        Loader.load(org.bytedeco.ffmpeg.global.avformat.class);
+        org.bytedeco.ffmpeg.avformat.AVOutputFormat format = av_guess_format(muxer, null, null);
+        String encoder = encoder();
+        // 1: the muxer lists the codec as one it holds (a build without the muxer has no format at all).
+        if (format == null || format.isNull()
+                || avformat_query_codec(format, avcodec_find_encoder_by_name(encoder).id(), FF_COMPLIANCE_NORMAL) != 1) {
+            throw new DiffuseException(target + ": the loaded FFmpeg natives cannot write " + encoder + " video into "
+                    + muxer + "; end the name in .mp4");
+        }
+        return muxer;
+    }
+
+    private void encode(Path file, String container, String encoder, int width, int height, int frameCount,
+            RgbFrameSource frames) throws IOException {
         AVFormatContext fmt = null;
         AVCodecContext ctx = null;
         AVFrame rgb = null;
@@ -133,7 +175,7 @@ public final class Mp4Writer {
         SwsContext sws = null;
         try (PointerScope scope = new PointerScope()) {
             fmt = new AVFormatContext(null);
-            check(avformat_alloc_output_context2(fmt, null, "mp4", file.toString()), "allocate the MP4 muxer");
+            check(avformat_alloc_output_context2(fmt, null, container, file.toString()), "allocate the " + container + " muxer");
             AVCodec codec = avcodec_find_encoder_by_name(encoder);
             AVStream stream = avformat_new_stream(fmt, null);
             if (stream == null) {
@@ -168,12 +210,14 @@ public final class Mp4Writer {
             AVIOContext pb = new AVIOContext(null);
             check(avio_open(pb, file.toString(), AVIO_FLAG_WRITE), "open " + file + " for writing");
             fmt.pb(pb);
-            // faststart: the index (moov) goes before the media, so browsers start playing before the end arrives
+            // faststart (MP4, MOV): the index (moov) goes before the media, so browsers start playing before the end arrives
             AVDictionary muxerOptions = new AVDictionary(null);
-            av_dict_set(muxerOptions, "movflags", "+faststart", 0);
+            if (container.equals("mp4") || container.equals("mov")) {
+                av_dict_set(muxerOptions, "movflags", "+faststart", 0);
+            }
             int header = avformat_write_header(fmt, muxerOptions);
             av_dict_free(muxerOptions);
-            check(header, "write the MP4 header");
+            check(header, "write the " + container + " header");
 
             rgb = av_frame_alloc();
             yuv = av_frame_alloc();
@@ -202,7 +246,7 @@ public final class Mp4Writer {
             }
             check(avcodec_send_frame(ctx, null), "flush the encoder");
             drain(fmt, ctx, stream, pkt);
-            check(av_write_trailer(fmt), "write the MP4 trailer");
+            check(av_write_trailer(fmt), "write the " + container + " trailer");
         } finally {
             if (sws != null) {
                 sws_freeContext(sws);
