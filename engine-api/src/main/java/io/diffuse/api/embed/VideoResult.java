@@ -9,7 +9,8 @@ import org.bytedeco.pytorch.Tensor;
 /**
  * One generation's result on this rank.
  *
- * @param latents denoised latents (B, C, T, H, W); owned by the caller's PointerScope, if any
+ * @param latents denoised latents (B, C, T, H, W); owned by the caller's PointerScope if one was open around
+ *        {@code generate}, else by the caller ({@code close()} frees it, or the GC)
  * @param video decoded video (B, 3, F, H, W) in [0, 1], or null on ranks that do not hold it
  * @param written files rank 0 wrote (empty on other ranks)
  * @param stageTimes wall time per stage (encode, denoise, decode)

@@ -140,7 +140,7 @@ public final class EmbeddedEngineFactory implements EngineFactory {
             GenerationResult result;
             try {
                 // The request's own plan (strategy, degrees, VAE executor) over this world's cached groups.
-                result = session.generate(plan, listener, line -> { }, size -> decoded[0] = size);
+                result = session.generateKept(plan, listener, line -> { }, size -> decoded[0] = size);
             } catch (RuntimeException | Error e) {
                 if (worldSize() > 1) {
                     runtime.abort(); // the other ranks fail fast instead of waiting in a collective

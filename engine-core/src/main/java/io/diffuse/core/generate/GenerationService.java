@@ -296,6 +296,15 @@ public final class GenerationService {
             return run(request.generate(), runtime.context(checkpoints, request.settings()), listener, written, decoded);
         }
 
+        /**
+         * As {@link #generate(GenerationPlan, ProgressListener, Consumer, Consumer)}, and the result's tensors outlive
+         * the run: they belong to the caller's {@link PointerScope} if one is open, else to the caller (close, or the GC).
+         */
+        public GenerationResult generateKept(GenerationPlan request, ProgressListener listener, Consumer<String> written,
+                Consumer<VideoSize> decoded) {
+            return run(request.generate(), runtime.context(checkpoints, request.settings()), listener, written, decoded, true);
+        }
+
         private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
                 ProgressListener listener, Consumer<String> written) {
             return run(request, context, listener, written, size -> { });
@@ -303,6 +312,12 @@ public final class GenerationService {
 
         private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
                 ProgressListener listener, Consumer<String> written, Consumer<VideoSize> decoded) {
+            return run(request, context, listener, written, decoded, false);
+        }
+
+        private GenerationResult run(GenerateSettings request, io.diffuse.api.runtime.RuntimeContext context,
+                ProgressListener listener, Consumer<String> written, Consumer<VideoSize> decoded, boolean keepResult) {
+            PointerScope callers = PointerScope.getInnerScope();
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> embeds = request.promptEmbeds().map(checkpoints::readTensors).orElse(Map.of());
                 StageClock clock = new StageClock(context.device(), listener);
@@ -314,7 +329,23 @@ public final class GenerationService {
                 if (result.video() != null) {
                     decoded.accept(VideoSize.of(result.video()));
                 }
+                if (keepResult) {
+                    keep(result.latents(), callers);
+                    keep(result.video(), callers);
+                }
                 return result;
+            }
+        }
+
+        /** Takes a reference for the caller's scope (or the caller) so that closing the run's scope leaves it alive. */
+        private static void keep(Tensor t, PointerScope callers) {
+            if (t == null) {
+                return;
+            }
+            if (callers != null) {
+                callers.attach(t);
+            } else {
+                t.retainReference();
             }
         }
 

@@ -215,10 +215,18 @@ class FirstHourTest {
         Path mp4 = tmp.resolve("api.mp4");
         try (io.diffuse.api.embed.DiffuseEngine engine = io.diffuse.api.embed.Diffuse.builder()
                 .set("diffuse.generate.model", "builtin:demo").set("diffuse.threads", 1).build()) {
-            io.diffuse.api.embed.VideoResult result = engine.generate(io.diffuse.api.embed.VideoRequest.builder()
-                    .prompt("a fox").image(image).size(128, 128).numFrames(5).numInferenceSteps(1).output(mp4).build(),
-                    io.diffuse.api.model.ProgressListener.NONE);
-            assertEquals(List.of(144, 112, 5), List.of(result.width(), result.height(), result.frames()), "width, height, frames");
+            io.diffuse.api.embed.VideoResult result;
+            try (org.bytedeco.javacpp.PointerScope callers = new org.bytedeco.javacpp.PointerScope()) {
+                result = engine.generate(io.diffuse.api.embed.VideoRequest.builder()
+                        .prompt("a fox").image(image).size(128, 128).numFrames(5).numInferenceSteps(1).output(mp4).build(),
+                        io.diffuse.api.model.ProgressListener.NONE);
+                assertEquals(List.of(144, 112, 5), List.of(result.width(), result.height(), result.frames()), "width, height, frames");
+                // The result's tensors are the caller's, alive after generate returns, until the caller's scope closes.
+                assertEquals(List.of(1L, 3L, 5L, 112L, 144L), java.util.Arrays.stream(result.video().sizes().vec().get()).boxed()
+                        .toList(), "video (B, 3, F, H, W)");
+                assertEquals(5, result.latents().dim(), "latents (B, C, T, H, W)");
+            }
+            assertTrue(result.video().isNull() && result.latents().isNull(), "freed with the caller's scope");
         }
         assertTrue(Files.size(mp4) > 0);
     }
