@@ -1,6 +1,8 @@
 package io.diffuse.distribution;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -171,6 +173,20 @@ public class OneKeyCfgIT {
         String line = r[1].lines().filter(l -> l.contains("] ran world=")).findFirst()
                 .orElseThrow(() -> new AssertionError("no 'ran ...' line in\n" + all));
         assertTrue(line, line.contains("world=2 ulysses=1 ring=2") && line.contains("strategy ring"));
+    }
+
+    @Test
+    public void generateWithACfgWhosePlanCannotRunNamesTheFileInItsOneLine() throws Exception {
+        Path tmp = folder.getRoot().toPath();
+        Path deploy = Files.createDirectories(tmp.resolve("deploy"));
+        Path cfg = deploy.resolve("io.diffuse.engine.cfg");
+        Files.writeString(cfg, "diffuse.parallel.ring = 3\n");
+        String[] r = run(tmp, deploy, "generate", "--prompt", "a fox", "--output", tmp.resolve("x.mp4").toString());
+        String all = String.join("\n", r);
+        assertNotEquals(all, "0", r[0]);
+        assertTrue(all, r[2].lines().anyMatch(l -> l.startsWith("error: ") && l.contains("must equal the rank count")
+                && l.contains("diffuse.parallel.ring from") && l.contains(cfg.getFileName().toString())));
+        assertFalse(all, Files.exists(tmp.resolve("x.mp4")));
     }
 
     @Test

@@ -108,7 +108,9 @@ public record EngineSettings(
         if (ulysses * ring * cfg != nproc) {
             throw new ConfigException("diffuse.parallel", "ulysses " + ulysses + " x ring " + ring + " x cfg " + cfg
                     + " = " + (ulysses * ring * cfg), "must equal the rank count diffuse.parallel.nproc = " + nproc
-                    + "; give --nproc " + (ulysses * ring * cfg) + " for this layout, or degrees whose product is " + nproc);
+                    + "; give --nproc " + (ulysses * ring * cfg) + " for this layout, or degrees whose product is " + nproc
+                    + setBy(config, "diffuse.parallel.nproc", "diffuse.parallel.ulysses", "diffuse.parallel.ring",
+                            "diffuse.parallel.cfg"));
         }
         int vaeRanks = c.integer("diffuse.parallel.vae");
         if (vaeRanks < 0 || vaeRanks > nproc) {
@@ -209,6 +211,25 @@ public record EngineSettings(
     }
 
     /** Typed getters that turn Typesafe's exceptions into one-line errors with the path. */
+    /**
+     * Where the given keys were set, for the ones a user layer set (a flag, a {@code .cfg} file, the environment),
+     * so that an error of a layer nobody typed in (a file in deploy/) names it; empty when only defaults set them.
+     */
+    private static String setBy(Config config, String... paths) {
+        StringBuilder out = new StringBuilder();
+        for (String path : paths) {
+            if (!config.hasPath(path) || config.getValue(path).origin() == null) {
+                continue;
+            }
+            String origin = config.getValue(path).origin().description();
+            if (origin.contains("reference.conf") || origin.startsWith("built-in") || origin.startsWith("default") || origin.startsWith("diffuse serve")) {
+                continue;
+            }
+            out.append(out.length() == 0 ? " (" : "; ").append(path).append(" from ").append(origin);
+        }
+        return out.length() == 0 ? "" : out.append(')').toString();
+    }
+
     private record Typed(Config config) {
         String string(String path) {
             try {

@@ -47,7 +47,7 @@ final class ApiWording {
         }
         String m = NPROC_HINT.matcher(message).replaceAll("; give parallel degrees whose product is $1, the rank count of this"
                 + " server");
-        m = m.replace("(from command-line flag)", "(from the request)");
+        m = m.replace("(from command-line flag)", "(from the request)").replace(" from command-line flag", " from the request");
         Matcher flags = FLAG.matcher(m);
         StringBuilder out = new StringBuilder();
         while (flags.find()) {

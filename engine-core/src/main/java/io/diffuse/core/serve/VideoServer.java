@@ -751,7 +751,13 @@ final class VideoServer {
             try {
                 plan = planner.apply(admin.under(flags));
             } catch (DiffuseException e) {
-                throw ApiError.invalid(VideoRequests.fieldOf(e.getMessage()), ApiWording.of(e.getMessage()));
+                String message = e.getMessage();
+                Object staged = flags.get("diffuse.generate.image");
+                if (staged != null && message != null) {
+                    // The client sent a file, not a path: never show where the server keeps it.
+                    message = message.replace(staged.toString(), "input_reference");
+                }
+                throw ApiError.invalid(VideoRequests.fieldOf(message), ApiWording.of(message));
             }
             requireWorld(plan);
             String lacking = RankInventory.whatRanksLack(inventories, plan.settings());
@@ -864,7 +870,10 @@ final class VideoServer {
                         throw ApiError.invalid("parallel", "parallel is not a JSON object: " + firstLine(e));
                     }
                 } else {
-                    fields.put(name, part.getContentAsString(StandardCharsets.UTF_8));
+                    // Strict, as for JSON: a field sent twice is refused rather than the last one taken.
+                    if (fields.putIfAbsent(name, part.getContentAsString(StandardCharsets.UTF_8)) != null) {
+                        throw ApiError.invalid(name, name + " is given more than once; send each field once");
+                    }
                 }
             }
         } catch (ApiError e) {

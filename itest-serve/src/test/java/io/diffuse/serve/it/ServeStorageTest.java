@@ -117,6 +117,7 @@ class ServeStorageTest {
             {"over the pixel limit", List.of(file("image.png", png(100, 100, false)))},
             {"a second part", List.of(file("a.png", ok), file("b.png", ok))},
             {"a good image with a bad field", List.of(file("image.png", ok), text("size", "big"))},
+            {"a good image with a field sent twice", List.of(file("image.png", ok), text("prompt", "a cat"))},
         };
         for (Object[] c : cases) {
             List<Part> parts = new ArrayList<>(List.of(text("prompt", "a dog"), text("num_frames", "5")));
@@ -126,6 +127,7 @@ class ServeStorageTest {
             HttpResponse<String> r = multipart(parts);
             assertEquals(400, r.statusCode(), c[0] + ": " + r.body());
             assertEquals("invalid_request_error", error(r).get("type"), c[0] + ": " + r.body());
+            assertFalse(r.body().contains(out.toString()), c[0] + ": the answer names a server path: " + r.body());
             assertEquals(List.of(), files(), c[0] + ": the refused upload left files");
         }
         HttpResponse<String> created = multipart(List.of(text("prompt", "a dog"), text("size", "64x64"), text("num_frames", "5"),
