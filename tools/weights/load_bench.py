@@ -3,12 +3,13 @@
 each in its own process, one after the other, on a checkpoint from write_random_checkpoint.py.
 
   load_bench.py --model DIR [--diffuse distribution/target/diffuse/bin/diffuse] [--threads 2] [--dtypes bf16,fp32]
+                [--diffuse-args '--nproc 2 --ulysses 2'] [--only-diffuse]
 
 For each dtype (bf16: the file's own dtype, Diffuse maps it zero-copy; fp32: converted from the bf16
 file) it reports the wall time from process start to exit (load + first forward on a small input,
 48 tokens), the load throughput (checkpoint bytes / that time: a lower bound), and the peak RssAnon and
 RssFile of the process and its children, sampled from /proc every 20 ms (the kernel keeps no per-kind
-peak). diffusers' own load and forward times are printed too. Needs diffusers' src/ on PYTHONPATH.
+peak), with Pss_File (file pages shared by several ranks count once in the sum). diffusers' own load and forward times are printed too. Needs diffusers' src/ on PYTHONPATH.
 """
 import argparse
 import json
@@ -32,6 +33,15 @@ def status(pid):
                     out[line.split(":")[0]] = int(line.split()[1]) * 1024
     except OSError:
         pass
+    try:
+        # Proportional file pages: a page mapped by two ranks counts half in each, so the sum over ranks
+        # is what the host holds.
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss_File:"):
+                    out["Pss_File"] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return out
 
 
@@ -39,10 +49,14 @@ def descendants(pid):
     found, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
+        children = []
         try:
-            children = open(f"/proc/{parent}/task/{parent}/children").read().split()
+            # Every thread's children: the JVM starts rank processes from threads other than main.
+            for task in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children += f.read().split()
         except OSError:
-            children = []
+            pass
         for c in map(int, children):
             if c not in found:
                 found.add(c)
@@ -51,29 +65,30 @@ def descendants(pid):
 
 
 def measure(cmd, env=None):
-    """Runs cmd; returns (seconds, peak RssAnon, peak RssFile, stdout) summed over its process tree."""
+    """Runs cmd; returns (seconds, peak RssAnon, peak RssFile, peak Pss_File, stdout) summed over its process tree."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-    peak_anon = peak_file = 0
+    peak_anon = peak_file = peak_pss_file = 0
     out_chunks = []
     import threading
     reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))
     reader.start()
     while proc.poll() is None:
-        total = {"RssAnon": 0, "RssFile": 0}
+        total = {"RssAnon": 0, "RssFile": 0, "Pss_File": 0}
         for p in descendants(proc.pid):
             s = status(p)
-            total["RssAnon"] += s.get("RssAnon", 0)
-            total["RssFile"] += s.get("RssFile", 0)
+            for k in total:
+                total[k] += s.get(k, 0)
         peak_anon = max(peak_anon, total["RssAnon"])
         peak_file = max(peak_file, total["RssFile"])
+        peak_pss_file = max(peak_pss_file, total["Pss_File"])
         time.sleep(0.02)
     seconds = time.perf_counter() - started
     reader.join()
     output = "".join(out_chunks)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output}")
-    return seconds, peak_anon, peak_file, output
+    return seconds, peak_anon, peak_file, peak_pss_file, output
 
 
 DIFFUSERS_CHILD = r'''
@@ -117,6 +132,8 @@ def main():
     ap.add_argument("--diffuse", default="distribution/target/diffuse/bin/diffuse")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtypes", default="bf16,fp32")
+    ap.add_argument("--diffuse-args", default="", help="extra run-component arguments, e.g. '--nproc 2 --ulysses 2'")
+    ap.add_argument("--only-diffuse", action="store_true")
     args = ap.parse_args()
     folder = os.path.join(args.model, "transformer")
     size = checkpoint_bytes(folder)
@@ -124,19 +141,23 @@ def main():
     inputs = os.path.join(work, "inputs.safetensors")
     subprocess.run([sys.executable, "-c", INPUTS_CHILD, os.path.join(folder, "config.json"), inputs], check=True)
     print(f"checkpoint {folder}: {size / 1e9:.2f} GB; {args.threads} threads; load {os.getloadavg()[0]:.2f}")
-    print("| engine | dtype | load + first forward s | GB/s (bytes / that time) | peak RssAnon GiB | peak RssFile GiB |")
-    print("|---|---|---|---|---|---|")
+    print("| engine | dtype | load + first forward s | GB/s (bytes / that time) | peak RssAnon GiB | peak RssFile GiB "
+          "| peak Pss_File GiB |")
+    print("|---|---|---|---|---|---|---|")
     for dtype in args.dtypes.split(","):
         runs = [
             ("diffusers", [sys.executable, "-c", DIFFUSERS_CHILD, args.model, inputs, dtype, str(args.threads)]),
             ("Diffuse", [args.diffuse, "run-component", "transformer", "--model", args.model, "--inputs", inputs,
                          "--output", os.path.join(work, f"out-{dtype}.safetensors"), "--dtype", dtype,
-                         "--threads", str(args.threads)]),
+                         "--threads", str(args.threads)] + args.diffuse_args.split()),
         ]
+        if args.only_diffuse:
+            runs = runs[1:]
         for engine, cmd in runs:
-            seconds, anon, file_pages, output = measure(cmd)
-            print(f"| {engine} | {dtype} | {seconds:.2f} | {size / 1e9 / seconds:.2f} | {anon / 2**30:.2f} "
-                  f"| {file_pages / 2**30:.2f} |", flush=True)
+            seconds, anon, file_pages, pss_file, output = measure(cmd)
+            label = f"{engine} {args.diffuse_args}".strip() if engine == "Diffuse" else engine
+            print(f"| {label} | {dtype} | {seconds:.2f} | {size / 1e9 / seconds:.2f} | {anon / 2**30:.2f} "
+                  f"| {file_pages / 2**30:.2f} | {pss_file / 2**30:.2f} |", flush=True)
             for line in output.splitlines():
                 if line.startswith("diffusers load"):
                     print(f"  ({line})")
