@@ -8,7 +8,8 @@ import io.diffuse.api.runtime.DType;
 
 /**
  * One model component in diffusers layout (config.json plus one or more safetensors files), opened
- * for reading. Tensors are read lazily from memory-mapped files and converted to the run dtype.
+ * for reading. Tensors are read lazily from memory-mapped files: mapped in place when stored in the
+ * run dtype, else converted to it.
  */
 public interface Checkpoint extends AutoCloseable {
     /** The component folder. */
@@ -23,7 +24,11 @@ public interface Checkpoint extends AutoCloseable {
     /** Shape of tensor {@code key} as stored, without reading it. */
     long[] shape(String key);
 
-    /** Reads tensor {@code key} converted to {@code dtype}, in memory owned by the returned tensor. */
+    /**
+     * Reads tensor {@code key} as {@code dtype}. Stored in {@code dtype} (and aligned), it is a view
+     * of the memory-mapped file that keeps the mapping alive after {@link #close()} (zero copy; a write
+     * to it goes to private pages, never to the file); otherwise it is converted into memory it owns.
+     */
     Tensor load(String key, DType dtype);
 
     /**

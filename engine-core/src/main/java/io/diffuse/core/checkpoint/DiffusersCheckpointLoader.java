@@ -161,7 +161,8 @@ public final class DiffusersCheckpointLoader implements CheckpointLoader {
             }
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (String name : f.entries().keySet()) {
-                out.put(name, f.read(name, null));
+                // Copied, not mapped: inputs are small and their files may be rewritten by whoever wrote them.
+                out.put(name, f.read(name, null, true));
             }
             return out;
         }

@@ -10,10 +10,8 @@ import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
 import io.diffuse.api.DiffuseException;
 import java.io.IOException;
-import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -25,9 +23,9 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -36,8 +34,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * One safetensors file opened for reading: the header is parsed and checked up front (every offset
- * in range, no overlaps, sizes matching dtype x shape); tensor data is memory-mapped per tensor only
- * when read, and copied into memory the returned tensor owns.
+ * in range, no overlaps, sizes matching dtype x shape), so a truncated file fails before any tensor
+ * is mapped. A tensor read in its stored type whose offset is aligned for its element is a view of
+ * the mapped file (zero copy); any other is converted or copied from a mapping released at once.
  *
  * <p>Format: 8-byte little-endian header length N, N bytes of JSON
  * {@code {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}}, then the data
@@ -46,8 +45,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 final class SafetensorsFile implements AutoCloseable {
     /** Headers larger than this are refused (the safetensors reference implementation uses the same bound). */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
-    /** FileChannel.map cannot map more than this in one region. */
-    private static final long MAX_MAP_BYTES = Integer.MAX_VALUE - 8;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SafetensorsFile.class);
 
     /** One tensor's header entry; offsets are absolute file positions. */
     record Entry(String name, SafetensorsDType dtype, long[] shape, long start, long length) {
@@ -63,11 +61,15 @@ final class SafetensorsFile implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final Map<String, Entry> entries;
+    private final long fileSize;
+    /** The file mapped for zero-copy tensors; null until the first one is read. */
+    private Tensor zeroCopyMapping;
 
-    private SafetensorsFile(Path path, FileChannel channel, Map<String, Entry> entries) {
+    private SafetensorsFile(Path path, FileChannel channel, Map<String, Entry> entries, long fileSize) {
         this.path = path;
         this.channel = channel;
         this.entries = entries;
+        this.fileSize = fileSize;
     }
 
     /**
@@ -96,7 +98,10 @@ final class SafetensorsFile implements AutoCloseable {
             throw new DiffuseException("cannot open safetensors file " + path + ": " + reason(e), e);
         }
         try {
-            return new SafetensorsFile(path, channel, readHeader(path, channel));
+            return new SafetensorsFile(path, channel, readHeader(path, channel), channel.size());
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new DiffuseException("cannot read safetensors file " + path + ": " + reason(e), e);
         } catch (RuntimeException e) {
             closeQuietly(channel);
             throw e;
@@ -248,10 +253,19 @@ final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * Reads tensor {@code name} as {@code target} (null: as stored) into a fresh tensor that owns its
-     * memory. The returned tensor is attached to the caller's innermost PointerScope, if any.
+     * Reads tensor {@code name} as {@code target} (null: as stored): a view of the mapped file when no
+     * conversion is due and the data is aligned, else a fresh tensor that owns its memory. The
+     * returned tensor is attached to the caller's innermost PointerScope, if any.
      */
     Tensor read(String name, ScalarType target) {
+        return read(name, target, false);
+    }
+
+    /**
+     * As {@link #read(String, ScalarType)}; {@code owned} copies even a tensor that could be a view of
+     * the mapping, for inputs whose files their writer may rewrite.
+     */
+    Tensor read(String name, ScalarType target, boolean owned) {
         Entry entry = entries.get(name);
         if (entry == null) {
             throw new DiffuseException("no tensor '" + name + "' in safetensors file " + path);
@@ -262,7 +276,7 @@ final class SafetensorsFile implements AutoCloseable {
         }
         PointerScope outer = PointerScope.getInnerScope();
         try (PointerScope scope = new PointerScope()) {
-            Tensor result = readInScope(entry, target);
+            Tensor result = readInScope(entry, target, owned);
             if (outer != null) {
                 outer.attach(result);
             } else {
@@ -272,47 +286,75 @@ final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private Tensor readInScope(Entry entry, ScalarType target) {
+    private Tensor readInScope(Entry entry, ScalarType target, boolean owned) {
         ScalarType stored = entry.dtype().scalarType;
         ScalarType out = target == null ? stored : target;
         if (entry.length() == 0) {
             return torch.empty(entry.shape(), new TensorOptions(out), new MemoryFormatOptional());
         }
-        try {
-            if (entry.length() <= MAX_MAP_BYTES) {
-                MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, entry.start(), entry.length());
-                try {
-                    // View the mapped bytes as a tensor, then copy/convert into memory torch owns.
-                    Tensor view = torch.from_blob(new BytePointer(mapped), entry.shape(), new TensorOptions(stored));
-                    return out == stored ? view.clone() : view.to(out);
-                } finally {
-                    Reference.reachabilityFence(mapped);
-                }
-            }
-            // Larger than one mapping: copy region by region into a tensor of the stored type.
-            Tensor raw = torch.empty(entry.shape(), new TensorOptions(stored), new MemoryFormatOptional());
-            BytePointer dst = new BytePointer(raw.data_ptr());
-            long done = 0;
-            while (done < entry.length()) {
-                long n = Math.min(MAX_MAP_BYTES, entry.length() - done);
-                MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, entry.start() + done, n);
-                try {
-                    Pointer.memcpy(dst.position(done), new BytePointer(mapped), n);
-                } finally {
-                    Reference.reachabilityFence(mapped);
-                }
-                done += n;
-            }
-            return out == stored ? raw : raw.to(out);
-        } catch (IOException e) {
-            throw new DiffuseException("cannot read tensor '" + entry.name() + "' from safetensors file " + path + ": "
-                    + reason(e), e);
+        boolean aligned = entry.start() % entry.dtype().bytes == 0;
+        if (out == stored && aligned && !owned) {
+            // Zero copy: the tensor is the file's pages, shared with the page cache and every process
+            // mapping the same file; the mapping lives as long as any tensor over it.
+            return view(fileMapping(), entry, stored);
         }
+        if (out == stored && !aligned) {
+            LOG.debug("tensor '{}' in {} starts at byte {}, not a multiple of its {}-byte element: copied, not mapped",
+                    entry.name(), path, entry.start(), entry.dtype().bytes);
+        }
+        // Converted (or unaligned): map the file for this tensor only, copy or convert, and unmap at
+        // once (the mapping's tensors are freed when this read's PointerScope closes), so no file
+        // pages stay resident behind the converted copy.
+        Tensor mapping = mapFile();
+        Tensor bytes = mapping.narrow(0, entry.start(), entry.length());
+        if (!aligned) {
+            // A fresh allocation is aligned for any element type; it is the result when no conversion is due.
+            Tensor copied = bytes.clone().view(stored).view(entry.shape());
+            return out == stored ? copied : copied.to(out);
+        }
+        Tensor source = bytes.view(stored).view(entry.shape());
+        return out == stored ? source.clone() : source.to(out);
+    }
+
+    /** The whole file mapped copy-on-write as one uint8 tensor, mapped once and shared by zero-copy tensors. */
+    private synchronized Tensor fileMapping() {
+        if (zeroCopyMapping == null) {
+            try (PointerScope scope = new PointerScope()) {
+                zeroCopyMapping = mapFile();
+                zeroCopyMapping.retainReference();
+            }
+        }
+        return zeroCopyMapping;
+    }
+
+    /**
+     * Maps the file with libtorch's MapAllocator (read-only descriptor, MAP_PRIVATE): pages are the
+     * page cache's until written, and a write to a tensor over them goes to a private copy, never
+     * to the file or to other processes.
+     */
+    private Tensor mapFile() {
+        try {
+            return torch.from_file(path.toString(), new BoolOptional(false), new LongOptional(fileSize),
+                    new TensorOptions(ScalarType.Byte));
+        } catch (RuntimeException e) {
+            throw new DiffuseException("cannot map safetensors file " + path + ": " + e.getMessage().lines().findFirst().orElse(""), e);
+        }
+    }
+
+    private static Tensor view(Tensor mapping, Entry entry, ScalarType stored) {
+        return mapping.narrow(0, entry.start(), entry.length()).view(stored).view(entry.shape());
     }
 
     @Override
     public void close() {
         closeQuietly(channel);
+        synchronized (this) {
+            if (zeroCopyMapping != null) {
+                // Tensors read zero-copy keep the mapping alive through their storage.
+                zeroCopyMapping.releaseReference();
+                zeroCopyMapping = null;
+            }
+        }
     }
 
     private static void closeQuietly(FileChannel channel) {
