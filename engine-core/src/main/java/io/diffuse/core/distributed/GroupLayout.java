@@ -120,6 +120,21 @@ public final class GroupLayout {
         return "w" + plan.world() + "u" + plan.ulysses() + "r" + plan.ring() + "c" + plan.cfg() + "v" + plan.vae();
     }
 
+    /**
+     * The group of {@code kind} that holds {@code globalRank} when {@code plan} runs on the lane of
+     * world ranks {@code laneFirst .. laneFirst + plan.world() - 1}: the plan's layout shifted by
+     * {@code laneFirst}, so that several jobs can run on disjoint lanes of one world.
+     */
+    public static Group groupOf(ParallelPlan plan, Kind kind, int globalRank, int laneFirst) {
+        Group inLane = groupOf(plan, kind, globalRank - laneFirst);
+        return new Group(inLane.name(), inLane.members().stream().map(r -> r + laneFirst).toList());
+    }
+
+    /** {@link #key(ParallelPlan)} of {@code plan} on the lane starting at world rank {@code laneFirst}. */
+    public static String key(ParallelPlan plan, int laneFirst) {
+        return laneFirst == 0 ? key(plan) : "l" + laneFirst + key(plan);
+    }
+
     private static List<Integer> range(int start, int count, int stride) {
         return IntStream.range(0, count).mapToObj(i -> start + i * stride).toList();
     }

@@ -69,4 +69,16 @@ class GroupLayoutTest {
         assertThrows(IllegalArgumentException.class, () -> GroupLayout.groupOf(ParallelPlan.single(), Kind.WORLD, 1));
         assertEquals("w8u4r2c1v5", GroupLayout.key(new ParallelPlan(8, 4, 2, 1, 5)));
     }
+
+    @Test
+    void aPlanOnALaneIsItsLayoutShiftedToTheLanesRanks() {
+        ParallelPlan plan = new ParallelPlan(2, 2, 1, 1, 2);
+        assertEquals(List.of(2, 3), GroupLayout.groupOf(plan, Kind.ULYSSES, 3, 2).members());
+        assertEquals(List.of(2, 3), GroupLayout.groupOf(plan, Kind.VAE, 2, 2).members());
+        assertEquals(List.of(0, 1), GroupLayout.groupOf(plan, Kind.ULYSSES, 1, 0).members());
+        assertEquals("w2u2r1c1v2", GroupLayout.key(plan, 0), "the whole-world key is unchanged");
+        assertEquals("l2w2u2r1c1v2", GroupLayout.key(plan, 2));
+        assertThrows(IllegalArgumentException.class, () -> GroupLayout.groupOf(plan, Kind.ULYSSES, 1, 2),
+                "rank 1 is not in the lane of ranks 2..3");
+    }
 }
