@@ -1,15 +1,13 @@
 package io.diffuse.core.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffuse.api.DiffuseException;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -95,6 +93,13 @@ public final class BenchServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Jackson is optional in the engine (serve's library): this class names none of its types, so
+        // every other command loads without it, and this one says what is missing.
+        try {
+            Class.forName("com.fasterxml.jackson.databind.ObjectMapper", false, getClass().getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new DiffuseException("bench serve needs Jackson (jackson-databind), which this installation lacks");
+        }
         if (requests < 1) {
             throw new DiffuseException("--num-requests " + requests + " must be at least 1");
         }
@@ -124,7 +129,7 @@ public final class BenchServeCommand implements Callable<Integer> {
                 : rate != null ? "rate " + rate + (concurrency != null ? " c" + concurrency : "") : "c" + inFlight;
         Map<String, Object> summary = ServeLoad.summary(plan, name, outcomes);
         if (resultJson != null) {
-            ServeLoad.JSON.writerWithDefaultPrettyPrinter().writeValue(resultJson.toFile(), summary);
+            ServeLoad.writeResult(resultJson, summary);
         }
         PrintWriter out = spec.commandLine().getOut();
         out.print(ServeLoad.report(summary));
@@ -149,42 +154,24 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
 
     /** The template (or an empty object) with the options' fields set over it. */
-    private ObjectNode body() {
-        ObjectNode body;
-        if (bodyFile != null) {
-            JsonNode read;
-            try {
-                read = ServeLoad.JSON.readTree(Files.readAllBytes(bodyFile));
-            } catch (IOException e) {
-                throw new DiffuseException("--body " + bodyFile + " cannot be read as JSON: " + e.getMessage().lines().findFirst().orElse(""));
-            }
-            if (!(read instanceof ObjectNode o)) {
-                throw new DiffuseException("--body " + bodyFile + " is not a JSON object; give e.g. {\"prompt\": \"a cat\", \"size\": \"64x64\"}");
-            }
-            body = o;
-        } else {
-            body = ServeLoad.JSON.createObjectNode();
-        }
+    private Map<String, Object> body() {
+        Map<String, Object> body = bodyFile != null ? ServeLoad.readBody(bodyFile) : new LinkedHashMap<>();
         if (prompt != null) {
             body.put("prompt", prompt);
-        } else if (!body.has("prompt")) {
-            body.put("prompt", "a benchmark video");
+        } else {
+            body.putIfAbsent("prompt", "a benchmark video");
         }
-        if (model != null) {
-            body.put("model", model);
-        }
-        if (size != null) {
-            body.put("size", size);
-        }
-        if (frames != null) {
-            body.put("num_frames", frames);
-        }
-        if (steps != null) {
-            body.put("num_inference_steps", steps);
-        }
-        if (seed != null) {
-            body.put("seed", seed);
-        }
+        putIfSet(body, "model", model);
+        putIfSet(body, "size", size);
+        putIfSet(body, "num_frames", frames);
+        putIfSet(body, "num_inference_steps", steps);
+        putIfSet(body, "seed", seed);
         return body;
+    }
+
+    private static void putIfSet(Map<String, Object> body, String key, Object value) {
+        if (value != null) {
+            body.put(key, value);
+        }
     }
 }

@@ -33,7 +33,7 @@ final class ServeLoad {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /** What to send and how. {@code rate} is requests per second (infinite: all at once, held to {@code concurrency}). */
-    record Plan(URI base, String apiKey, ObjectNode body, int requests, int concurrency, double rate, long arrivalSeed,
+    record Plan(URI base, String apiKey, Map<String, Object> body, int requests, int concurrency, double rate, long arrivalSeed,
             Duration pollInterval, Duration requestTimeout, boolean download) {
     }
 
@@ -48,6 +48,29 @@ final class ServeLoad {
 
     private final Plan plan;
     private final HttpClient http;
+
+    /** A body template file: one JSON object (its fields in order). */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> readBody(java.nio.file.Path file) {
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new DiffuseException("--body " + file + " does not exist or is not a file");
+        }
+        JsonNode read;
+        try {
+            read = JSON.readTree(java.nio.file.Files.readAllBytes(file));
+        } catch (IOException e) {
+            throw new DiffuseException("--body " + file + " cannot be read as JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (!(read instanceof ObjectNode)) {
+            throw new DiffuseException("--body " + file + " is not a JSON object; give e.g. {\"prompt\": \"a cat\", \"size\": \"64x64\"}");
+        }
+        return JSON.convertValue(read, LinkedHashMap.class);
+    }
+
+    /** Writes the summary as indented JSON. */
+    static void writeResult(java.nio.file.Path file, Map<String, Object> summary) throws IOException {
+        JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), summary);
+    }
 
     ServeLoad(Plan plan) {
         this.plan = plan;
