@@ -34,7 +34,7 @@ import picocli.CommandLine.Option;
  * paste into one table. With {@code --rss-every K} rank 0 also prints its RSS every K forwards, to
  * show memory stays flat over many forwards.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchServeCommand.class,
         description = {"Time one model component's forward (transformer, vae-encode, vae-decode) on tensors from a "
                 + "safetensors file: wall time per forward, bytes moved per forward, resident memory.",
             "Parallel flags (--nproc, --ulysses, --ring ...) and --threads (intra-op threads per rank) apply as in generate."})

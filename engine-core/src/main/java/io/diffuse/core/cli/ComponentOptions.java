@@ -21,16 +21,19 @@ import picocli.CommandLine.Parameters;
  * [--model-family NAME]}, shared by run-component and bench.
  */
 public final class ComponentOptions {
-    @Parameters(index = "0", paramLabel = "COMPONENT", description = "Component name, e.g. transformer, vae-encode, vae-decode.")
+    // Required, but checked in prepare rather than by picocli: picocli checks a command's required
+    // arguments also when one of its subcommands runs (`diffuse bench serve` needs none of these).
+    @Parameters(index = "0", arity = "0..1", paramLabel = "COMPONENT",
+            description = "Component name, e.g. transformer, vae-encode, vae-decode (required).")
     String component;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "A diffusers pipeline root (model_index.json) or the component's own folder.")
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "A diffusers pipeline root (model_index.json) or the component's own folder (required).")
     Path model;
 
-    @Option(names = "--inputs", required = true, paramLabel = "IN",
+    @Option(names = "--inputs", paramLabel = "IN",
             description = "safetensors file with the input tensors, named as the component's forward arguments "
-                    + "(other tensors in it, e.g. a reference output, are ignored).")
+                    + "(other tensors in it, e.g. a reference output, are ignored; required).")
     Path inputs;
 
     @Option(names = "--model-family", paramLabel = "NAME",
@@ -47,6 +50,15 @@ public final class ComponentOptions {
      * is spawned.
      */
     EngineSettings prepare(LayeredConfig layers, PluginRegistry registry) {
+        if (component == null) {
+            throw new DiffuseException("missing COMPONENT: name the component to run, e.g. transformer, vae-encode, vae-decode");
+        }
+        if (model == null) {
+            throw new DiffuseException("missing --model DIR: give a diffusers pipeline root or the component's folder");
+        }
+        if (inputs == null) {
+            throw new DiffuseException("missing --inputs IN: give a safetensors file with the component's input tensors");
+        }
         if (!Files.isDirectory(model)) {
             throw new DiffuseException("--model " + model + " is not a directory; give a diffusers pipeline root or component folder");
         }

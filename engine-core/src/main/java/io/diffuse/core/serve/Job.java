@@ -223,6 +223,9 @@ final class Job {
         j.put("step", step);
         j.put("steps", steps);
         j.put("created_at", createdAt);
+        j.put("started_at", startedAt == null ? null : startedAt / 1000);
+        // The queue wait to the millisecond (the timestamps are whole seconds, as OpenAI's are).
+        j.put("queue_seconds", startedAt == null ? null : Math.max(0, startedAt - admittedAtMillis) / 1000.0);
         j.put("completed_at", completedAt);
         j.put("expires_at", finished() ? expiresAt : null);
         j.put("seconds", seconds);
