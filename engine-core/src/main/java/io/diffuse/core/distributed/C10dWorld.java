@@ -190,19 +190,33 @@ public final class C10dWorld implements AutoCloseable {
 
     /**
      * The interface Gloo binds: GLOO_SOCKET_IFNAME when set (as in PyTorch), loopback when rank 0
-     * is on this host's loopback, otherwise the address this host's name resolves to.
+     * is on this host's loopback, otherwise this host's address on the route to rank 0. (Gloo's own
+     * default, the address the host name resolves to, is often 127.0.0.1 from /etc/hosts, which
+     * peers on other hosts cannot reach.)
      */
     private org.bytedeco.pytorch.gloo.Device glooDevice() {
         String ifname = System.getenv("GLOO_SOCKET_IFNAME");
         if (ifname != null && !ifname.isBlank()) {
             return ProcessGroupGloo.createDeviceForInterface(ifname.trim());
         }
+        InetAddress master;
         try {
-            if (InetAddress.getByName(env.masterAddr()).isLoopbackAddress()) {
-                return ProcessGroupGloo.createDeviceForHostname("127.0.0.1");
-            }
+            master = InetAddress.getByName(env.masterAddr());
         } catch (UnknownHostException e) {
             throw new DiffuseException("cannot resolve MASTER_ADDR / diffuse.dist.master-addr '" + env.masterAddr() + "'", e);
+        }
+        if (master.isLoopbackAddress()) {
+            return ProcessGroupGloo.createDeviceForHostname("127.0.0.1");
+        }
+        // A UDP connect sends nothing: it only asks the kernel which local address routes to rank 0.
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket()) {
+            probe.connect(master, env.masterPort());
+            InetAddress local = probe.getLocalAddress();
+            if (local != null && !local.isAnyLocalAddress()) {
+                return ProcessGroupGloo.createDeviceForHostname(local.getHostAddress());
+            }
+        } catch (java.io.IOException e) {
+            LOG.debug("no route to rank 0 at {}: {}; Gloo uses the host name's address", master, e.toString());
         }
         return ProcessGroupGloo.createDefaultDevice();
     }
