@@ -212,8 +212,9 @@ public record EngineSettings(
 
     /** Typed getters that turn Typesafe's exceptions into one-line errors with the path. */
     /**
-     * Where the given keys were set, for the ones a user layer set (a flag, a {@code .cfg} file, the environment),
-     * so that an error of a layer nobody typed in (a file in deploy/) names it; empty when only defaults set them.
+     * Where the given keys were set, for the ones a layer other than the command line set (a {@code .cfg} or
+     * {@code --config} file, the environment), so that an error of a layer nobody typed in (a file in deploy/) names
+     * it; empty when only flags and defaults set them.
      */
     private static String setBy(Config config, String... paths) {
         StringBuilder out = new StringBuilder();
@@ -222,7 +223,8 @@ public record EngineSettings(
                 continue;
             }
             String origin = config.getValue(path).origin().description();
-            if (origin.contains("reference.conf") || origin.startsWith("built-in") || origin.startsWith("default") || origin.startsWith("diffuse serve")) {
+            if (origin.contains("reference.conf") || origin.equals("command-line flag") || origin.startsWith("built-in")
+                    || origin.startsWith("default") || origin.startsWith("diffuse serve")) {
                 continue;
             }
             out.append(out.length() == 0 ? " (" : "; ").append(path).append(" from ").append(origin);
