@@ -264,12 +264,7 @@ final class AdminDefaults {
 
     /** The body: a JSON object of diffuse.* keys to scalar values (null: remove, in PATCH). */
     private static Map<String, Object> parse(byte[] body) {
-        Object parsed;
-        try {
-            parsed = StrictJson.MAPPER.readValue(body, Object.class);
-        } catch (IOException e) {
-            throw StrictJson.invalid(e);
-        }
+        Object parsed = StrictJson.read(body);
         if (!(parsed instanceof Map<?, ?> map)) {
             throw ApiError.invalid(null, "the body must be a JSON object of diffuse.* keys, e.g. {\"diffuse.parallel.strategy\":"
                     + " \"ring\", \"diffuse.parallel.ring\": 2, \"diffuse.parallel.ulysses\": 1}");

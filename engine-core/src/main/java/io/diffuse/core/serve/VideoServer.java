@@ -824,25 +824,20 @@ final class VideoServer {
             return readMultipart(request, type, upload);
         }
         RequestGuard.requireJson(type, true);
-        byte[] body = readBody(request);
-        try {
-            Object parsed = JSON.readValue(body, Object.class);
-            if (!(parsed instanceof Map<?, ?> m)) {
-                throw ApiError.invalid(null, "the body must be a JSON object (or multipart/form-data)");
-            }
-            Map<String, Object> fields = new LinkedHashMap<>();
-            m.forEach((k, v) -> {
-                if (v != null) {
-                    fields.put(String.valueOf(k), v);
-                }
-            });
-            if (fields.containsKey("input_reference")) {
-                throw ApiError.invalid("input_reference", "send input_reference as a file in multipart/form-data");
-            }
-            return fields;
-        } catch (IOException e) {
-            throw StrictJson.invalid(e);
+        Object parsed = StrictJson.read(readBody(request));
+        if (!(parsed instanceof Map<?, ?> m)) {
+            throw ApiError.invalid(null, "the body must be a JSON object (or multipart/form-data)");
         }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        m.forEach((k, v) -> {
+            if (v != null) {
+                fields.put(String.valueOf(k), v);
+            }
+        });
+        if (fields.containsKey("input_reference")) {
+            throw ApiError.invalid("input_reference", "send input_reference as a file in multipart/form-data");
+        }
+        return fields;
     }
 
     private Map<String, Object> readMultipart(Request request, String type, OutputFolder.Upload upload) {
